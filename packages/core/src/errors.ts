@@ -1,0 +1,56 @@
+/** Machine-readable reason of a {@link SlmkitError}. */
+export type SlmkitErrorCode =
+  /** A model file is missing (config.json, tokenizer.json, an .onnx file, ...). */
+  | 'MODEL_FILE_MISSING'
+  /** A model file exists but cannot be parsed or has wrong contents. */
+  | 'MODEL_FILE_INVALID'
+  /** The ONNX graph is not a causal language model slmkit can drive. */
+  | 'UNSUPPORTED_MODEL'
+  /** An option has an invalid value. */
+  | 'INVALID_OPTION'
+  /** The input (prompt, messages, token ids) is invalid. */
+  | 'INVALID_INPUT'
+  /** The prompt does not fit the model's context window. */
+  | 'CONTEXT_OVERFLOW'
+  /** The operation was aborted through its AbortSignal. */
+  | 'ABORTED'
+  /** The model (or session) was used after dispose(). */
+  | 'DISPOSED'
+  /** The inference runtime failed. */
+  | 'RUNTIME_ERROR'
+  /** A network request failed (connection, HTTP status, unexpected response body). */
+  | 'NETWORK_ERROR'
+  /** Authentication is missing or was refused (HTTP 401/403). */
+  | 'UNAUTHORIZED'
+  /** A requested repository, revision or file does not exist (HTTP 404). */
+  | 'NOT_FOUND'
+  /** A downloaded or cached file failed size or hash verification. */
+  | 'INTEGRITY_ERROR'
+  /** A file is not in the cache and remote access is disabled. */
+  | 'OFFLINE'
+  /** Storage is full or refused a write. */
+  | 'STORAGE_ERROR';
+
+/**
+ * The one error type slmkit throws. `code` says what went wrong; `message` says what to do about it.
+ *
+ * @example
+ * ```ts
+ * try { await model.generate(prompt, { temperature: -1 }); }
+ * catch (e) { if (e instanceof SlmkitError && e.code === 'INVALID_OPTION') console.warn(e.message); }
+ * ```
+ */
+export class SlmkitError extends Error {
+  override readonly name = 'SlmkitError';
+  readonly code: SlmkitErrorCode;
+
+  constructor(code: SlmkitErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** True when `error` is a {@link SlmkitError}, optionally with the given code. */
+export function isSlmkitError(error: unknown, code?: SlmkitErrorCode): error is SlmkitError {
+  return error instanceof SlmkitError && (code === undefined || error.code === code);
+}

@@ -1,0 +1,36 @@
+/**
+ * Where downloaded model files live: a directory on node, the Cache API or OPFS in a browser.
+ * Keys are `/`-separated relative paths chosen by the caller (e.g. `org/name/main/onnx/model.onnx`).
+ *
+ * The contract that keeps a cache honest: a key is only ever visible through {@link stat} and
+ * {@link read} once its writer was committed, so a half-written file is never served as complete.
+ */
+export interface ModelStorage {
+  /** Size of a complete stored file, or undefined when absent. */
+  stat(key: string): Promise<{ size: number } | undefined>;
+  /** The whole content of a complete file. */
+  read(key: string): Promise<Uint8Array>;
+  /**
+   * A file-system path of a complete file, when the storage is a file system (lets a runtime
+   * memory-map or stream the file instead of holding it in JS memory).
+   */
+  localPath?(key: string): string | undefined;
+  /**
+   * Opens a writer for `key`. With `resume`, bytes kept from an earlier interrupted write are
+   * kept and `writer.offset` says how many there are; otherwise writing starts at 0.
+   */
+  openWriter(key: string, options?: { resume?: boolean }): Promise<StorageWriter>;
+  /** Removes a complete file and any partial data for it. */
+  delete(key: string): Promise<void>;
+}
+
+/** An in-progress write of one storage key. */
+export interface StorageWriter {
+  /** Bytes already written (from an earlier attempt when resuming). */
+  readonly offset: number;
+  write(chunk: Uint8Array): Promise<void>;
+  /** Makes the file visible as complete, atomically. */
+  commit(): Promise<void>;
+  /** Stops writing; partial data is kept for a later resume unless `discard` is true. */
+  abort(options?: { discard?: boolean }): Promise<void>;
+}

@@ -1,0 +1,26 @@
+import { defineConfig, type Options } from 'tsup';
+
+// One build per workspace package: ESM + CJS + type declarations. Every dependency stays external,
+// so @slmkit/node resolves @slmkit/core (and onnxruntime-node) from node_modules at run time.
+function pkg(name: 'core' | 'node' | 'web', extra: Partial<Options> = {}): Options {
+  return {
+    name: `@slmkit/${name}`,
+    entry: { index: `packages/${name}/src/index.ts` },
+    outDir: `packages/${name}/dist`,
+    format: ['esm', 'cjs'],
+    dts: { compilerOptions: { paths: {} } },
+    tsconfig: 'tsconfig.build.json',
+    sourcemap: true,
+    clean: true,
+    target: 'es2022',
+    skipNodeModulesBundle: true,
+    external: [/^@slmkit\//, /^onnxruntime-/, /^@huggingface\//],
+    ...extra,
+  };
+}
+
+export default defineConfig([
+  pkg('core', { platform: 'neutral' }),
+  pkg('node', { platform: 'node' }),
+  pkg('web', { platform: 'browser' }),
+]);
