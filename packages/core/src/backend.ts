@@ -22,7 +22,10 @@ export interface InferenceSession {
    * Runs the graph. `fetches` names the outputs wanted (all when omitted); a tensor given for an
    * output is a preallocated buffer the runtime may write into.
    */
-  run(feeds: Record<string, Tensor>, fetches?: Record<string, Tensor | null>): Promise<Record<string, Tensor>>;
+  run(
+    feeds: Record<string, Tensor>,
+    fetches?: Record<string, Tensor | null>,
+  ): Promise<Record<string, Tensor>>;
   /** Frees the native session. Safe to call twice. */
   release(): Promise<void>;
 }

@@ -1,1 +1,4 @@
 export * from '@slmkit/core';
+export * from './backend.js';
+export * from './create-model.js';
+export * from './local-folder.js';

@@ -1,0 +1,102 @@
+import type { InferenceSession, TensorType } from './backend.js';
+import type { ModelConfig } from './config.js';
+import { SlmkitError } from './errors.js';
+
+/** The names of one layer's cache tensors: what the graph takes as past and gives back as present. */
+export interface KvLayerNames {
+  readonly pastKey: string;
+  readonly pastValue: string;
+  readonly presentKey: string;
+  readonly presentValue: string;
+}
+
+/** How to drive a decoder graph, read from the names and types it declares (never from model_type). */
+export interface DecoderSignature {
+  readonly hasAttentionMask: boolean;
+  readonly hasPositionIds: boolean;
+  /** Merged decoders (decoder_model_merged.onnx) switch between prefill and decode with this input. */
+  readonly hasUseCacheBranch: boolean;
+  /** `num_logits_to_keep` or `logits_to_keep`, when the graph can skip logits of earlier positions. */
+  readonly logitsToKeepInput: string | undefined;
+  readonly kvLayers: readonly KvLayerNames[];
+  readonly kvType: TensorType;
+  readonly numKeyValueHeads: number;
+  readonly headDim: number;
+  readonly logitsType: TensorType;
+}
+
+const PAST_NAME = /^past_key_values\.(\d+)\.(key|value)$/;
+
+/** Checks that `session` is a causal LM and works out how to feed it. */
+export function inspectDecoder(
+  session: InferenceSession,
+  config: ModelConfig,
+  file: string,
+): DecoderSignature {
+  const inputs = new Set(session.inputNames);
+  const outputs = new Set(session.outputNames);
+  const describe = () =>
+    `inputs [${session.inputNames.join(', ')}], outputs [${session.outputNames.join(', ')}]`;
+  if (!inputs.has('input_ids') || !outputs.has('logits')) {
+    throw new SlmkitError(
+      'UNSUPPORTED_MODEL',
+      `${file} is not a causal language model: it needs an "input_ids" input and a "logits" output, but has ${describe()}.`,
+    );
+  }
+  const layers = new Map<number, { key?: string; value?: string }>();
+  for (const name of session.inputNames) {
+    const match = PAST_NAME.exec(name);
+    if (!match) continue;
+    const layer = layers.get(Number(match[1])) ?? {};
+    layer[match[2] as 'key' | 'value'] = name;
+    layers.set(Number(match[1]), layer);
+  }
+  const kvLayers: KvLayerNames[] = [];
+  for (let i = 0; i < layers.size; i++) {
+    const layer = layers.get(i);
+    const presentKey = `present.${i}.key`;
+    const presentValue = `present.${i}.value`;
+    if (!layer?.key || !layer.value || !outputs.has(presentKey) || !outputs.has(presentValue)) {
+      throw new SlmkitError(
+        'UNSUPPORTED_MODEL',
+        `${file} has an incomplete KV cache for layer ${i}: expected past_key_values.${i}.key/value inputs and present.${i}.key/value outputs; it has ${describe()}.`,
+      );
+    }
+    kvLayers.push({ pastKey: layer.key, pastValue: layer.value, presentKey, presentValue });
+  }
+  for (const name of session.inputNames) {
+    const known =
+      name === 'input_ids' ||
+      name === 'attention_mask' ||
+      name === 'position_ids' ||
+      name === 'use_cache_branch' ||
+      name === 'num_logits_to_keep' ||
+      name === 'logits_to_keep' ||
+      PAST_NAME.test(name);
+    if (!known) {
+      throw new SlmkitError(
+        'UNSUPPORTED_MODEL',
+        `${file} has an input "${name}" that slmkit does not know how to feed (${describe()}). Only decoder-only causal LMs are supported.`,
+      );
+    }
+  }
+  const firstPast = kvLayers[0] ? session.inputMetadata[kvLayers[0].pastKey] : undefined;
+  const shape = firstPast?.shape;
+  const fixed = (dim: number | string | undefined, fallback: number) =>
+    typeof dim === 'number' && dim > 0 ? dim : fallback;
+  return {
+    hasAttentionMask: inputs.has('attention_mask'),
+    hasPositionIds: inputs.has('position_ids'),
+    hasUseCacheBranch: inputs.has('use_cache_branch'),
+    logitsToKeepInput: inputs.has('num_logits_to_keep')
+      ? 'num_logits_to_keep'
+      : inputs.has('logits_to_keep')
+        ? 'logits_to_keep'
+        : undefined,
+    kvLayers,
+    kvType: firstPast?.type ?? 'float32',
+    numKeyValueHeads: fixed(shape?.[1], config.numKeyValueHeads),
+    headDim: fixed(shape?.[3], config.headDim),
+    logitsType: session.outputMetadata.logits?.type ?? 'float32',
+  };
+}

@@ -1,0 +1,257 @@
+import type { Tensor } from 'onnxruntime-common';
+import { AttentionInputs } from './attention-inputs.js';
+import type { Backend, InferenceSession } from './backend.js';
+import type { DecoderSignature } from './decoder-io.js';
+import { IncrementalDetokenizer } from './detokenizer.js';
+import { SlmkitError } from './errors.js';
+import { float16ToFloat32 } from './float16.js';
+import type { FinishReason, GenerationResult, StreamChunk } from './generation-types.js';
+import { KvCache } from './kv-cache.js';
+import {
+  type LogitsProcessorContext,
+  logitBias,
+  presenceFrequencyPenalty,
+  repetitionPenalty,
+  type StatefulLogitsProcessor,
+} from './logits-processors.js';
+import type { ResolvedGenerateOptions } from './options.js';
+import { createRng, randomSeed } from './rng.js';
+import { TokenSampler } from './sampler.js';
+import { StopStringMatcher } from './stop-strings.js';
+import type { TextTokenizer } from './tokenizer.js';
+
+/** Everything one generation needs: the loaded model and one call's prompts and options. */
+export interface GenerationRequest {
+  readonly session: InferenceSession;
+  readonly backend: Backend;
+  readonly signature: DecoderSignature;
+  readonly tokenizer: TextTokenizer;
+  readonly contextLength: number;
+  readonly vocabSize: number;
+  /** Fed at left-padded positions (masked out, so any valid id works). */
+  readonly padTokenId: number;
+  /** Token ids per prompt (a batch when more than one). */
+  readonly prompts: readonly (readonly number[])[];
+  readonly options: ResolvedGenerateOptions;
+  /** When the call was made (performance.now()), for time to first token. */
+  readonly startTime: number;
+}
+
+/** The state of one sequence of the batch. */
+class SequenceState {
+  readonly tokenIds: number[] = [];
+  text = '';
+  finishReason: FinishReason | undefined;
+  firstTokenTime = 0;
+  lastTokenTime = 0;
+  readonly detokenizer: IncrementalDetokenizer;
+  readonly stopMatcher: StopStringMatcher;
+  readonly processors: StatefulLogitsProcessor[] = [];
+  readonly sampler: TokenSampler;
+  readonly context: LogitsProcessorContext;
+
+  constructor(
+    readonly index: number,
+    readonly promptTokenIds: readonly number[],
+    request: GenerationRequest,
+    seed: number,
+  ) {
+    const { options, tokenizer, vocabSize } = request;
+    this.detokenizer = new IncrementalDetokenizer(tokenizer);
+    this.stopMatcher = new StopStringMatcher(options.stop);
+    if (options.repetitionPenalty !== 1) {
+      this.processors.push(repetitionPenalty(options.repetitionPenalty, promptTokenIds, vocabSize));
+    }
+    if (options.presencePenalty !== 0 || options.frequencyPenalty !== 0) {
+      this.processors.push(
+        presenceFrequencyPenalty(options.presencePenalty, options.frequencyPenalty, vocabSize),
+      );
+    }
+    if (options.logitBias) this.processors.push(logitBias(options.logitBias));
+    // Every sequence gets the same seed, so a prompt samples the same tokens alone or in a batch.
+    this.sampler = new TokenSampler(options.sampling, vocabSize, createRng(seed));
+    this.context = { sequenceIndex: index, promptTokenIds, generatedTokenIds: this.tokenIds };
+  }
+}
+
+/**
+ * Runs one generation over a decoder session: prefill of the (left-padded) prompts, then one run
+ * per token with the KV cache, until every sequence has stopped. Iterate `chunks()` once; `results()`
+ * reports the sequences at any point (unfinished ones as 'cancelled').
+ */
+export class GenerationRun {
+  private readonly sequences: SequenceState[];
+  private readonly padding: number[];
+  private readonly promptLength: number;
+  private endTime = 0;
+
+  constructor(private readonly request: GenerationRequest) {
+    const seed = request.options.seed ?? randomSeed();
+    this.sequences = request.prompts.map((ids, i) => new SequenceState(i, ids, request, seed));
+    this.promptLength = Math.max(...request.prompts.map((p) => p.length));
+    this.padding = request.prompts.map((p) => this.promptLength - p.length);
+    if (this.promptLength >= request.contextLength) {
+      throw new SlmkitError(
+        'CONTEXT_OVERFLOW',
+        `The prompt has ${this.promptLength} tokens but the model's context window is ${request.contextLength}: shorten the prompt (at least one position must be left for the answer).`,
+      );
+    }
+  }
+
+  async *chunks(): AsyncGenerator<StreamChunk, void, undefined> {
+    const { options, backend, signature } = this.request;
+    if (options.maxNewTokens === 0) {
+      for (const s of this.sequences) s.finishReason = 'length';
+      this.endTime = performance.now();
+      return;
+    }
+    const batch = this.sequences.length;
+    const maxTotal = Math.min(this.promptLength + options.maxNewTokens, this.request.contextLength);
+    const attention = new AttentionInputs(this.padding, maxTotal);
+    const cache = new KvCache(backend, signature, batch);
+    const stepIds = new BigInt64Array(batch);
+    let logitsScratch: Float32Array | undefined;
+    try {
+      this.checkAbort();
+      // Prefill with the whole padded prompt.
+      const promptIds = new BigInt64Array(batch * this.promptLength);
+      this.padding.forEach((pad, b) => {
+        const ids = this.request.prompts[b];
+        for (let j = 0; j < this.promptLength; j++) {
+          promptIds[b * this.promptLength + j] = BigInt(j < pad ? this.request.padTokenId : ids[j - pad]);
+        }
+      });
+      let outputs = await this.runStep(cache, attention, promptIds, this.promptLength, true);
+      let total = this.promptLength;
+      for (;;) {
+        const logits = outputs.logits;
+        const [, steps, vocab] = logits.dims;
+        for (const s of this.sequences) {
+          if (s.finishReason) continue;
+          const offset = (s.index * steps + steps - 1) * vocab;
+          let row: Float32Array;
+          if (logits.type === 'float16') {
+            logitsScratch ??= new Float32Array(vocab);
+            float16ToFloat32((logits.data as Uint16Array).subarray(offset, offset + vocab), logitsScratch);
+            row = logitsScratch;
+          } else {
+            row = (logits.data as Float32Array).subarray(offset, offset + vocab);
+          }
+          const chunk = this.chooseToken(s, row, total + 1 >= this.request.contextLength);
+          stepIds[s.index] = BigInt(chunk.tokenId);
+          yield chunk;
+        }
+        logits.dispose();
+        if (this.sequences.every((s) => s.finishReason)) break;
+        this.checkAbort();
+        outputs = await this.runStep(cache, attention, stepIds, 1, false);
+        total += 1;
+      }
+    } finally {
+      cache.release();
+      this.endTime = performance.now();
+    }
+  }
+
+  /** Results per prompt; sequences still running are reported as 'cancelled'. */
+  results(): GenerationResult[] {
+    const end = this.endTime || performance.now();
+    return this.sequences.map((s) => {
+      const completion = s.tokenIds.length;
+      const decodeSeconds = (s.lastTokenTime - s.firstTokenTime) / 1000;
+      return {
+        text: s.text,
+        tokenIds: [...s.tokenIds],
+        finishReason: s.finishReason ?? 'cancelled',
+        usage: {
+          promptTokens: s.promptTokenIds.length,
+          completionTokens: completion,
+          timeToFirstTokenMs: completion > 0 ? s.firstTokenTime - this.request.startTime : 0,
+          decodeTokensPerSecond: completion > 1 && decodeSeconds > 0 ? (completion - 1) / decodeSeconds : 0,
+          totalMs: end - this.request.startTime,
+        },
+      };
+    });
+  }
+
+  /** Processes the logits of one sequence, picks its next token and applies the stop rules. */
+  private chooseToken(s: SequenceState, logits: Float32Array, contextFull: boolean): StreamChunk {
+    const { options } = this.request;
+    for (const processor of s.processors) processor.process(logits);
+    for (const processor of options.logitsProcessors) processor(logits, s.context);
+    const tokenId = s.sampler.sample(logits);
+    const now = performance.now();
+    if (s.tokenIds.length === 0) s.firstTokenTime = now;
+    s.lastTokenTime = now;
+    s.tokenIds.push(tokenId);
+    for (const processor of s.processors) processor.accept(tokenId);
+
+    let text: string;
+    let stopped = false;
+    if (options.eosTokenIds.has(tokenId)) {
+      s.finishReason = 'eos';
+      text = s.stopMatcher.push(s.detokenizer.flush()).text + s.stopMatcher.flush();
+    } else {
+      const pushed = s.stopMatcher.push(s.detokenizer.push(tokenId));
+      text = pushed.text;
+      stopped = pushed.stopped;
+      if (stopped) s.finishReason = 'stop';
+      else if (s.tokenIds.length >= options.maxNewTokens || contextFull) {
+        s.finishReason = 'length';
+        const tail = s.stopMatcher.push(s.detokenizer.flush());
+        text += tail.text;
+        if (tail.stopped) s.finishReason = 'stop';
+        else text += s.stopMatcher.flush();
+      }
+    }
+    s.text += text;
+    return { text, tokenId, sequenceIndex: s.index };
+  }
+
+  private async runStep(
+    cache: KvCache,
+    attention: AttentionInputs,
+    ids: BigInt64Array,
+    length: number,
+    prefill: boolean,
+  ): Promise<Record<string, Tensor>> {
+    const { backend, session, signature } = this.request;
+    const batch = this.sequences.length;
+    const past = cache.length;
+    const total = past + length;
+    const feeds: Record<string, Tensor> = {
+      input_ids: backend.createTensor('int64', ids, [batch, length]),
+      ...cache.feeds(),
+    };
+    if (signature.hasAttentionMask) {
+      feeds.attention_mask = backend.createTensor('int64', attention.maskFor(total), [batch, total]);
+    }
+    if (signature.hasPositionIds) {
+      const positions = prefill ? attention.prefillPositions(length, past) : attention.stepPositions(past);
+      feeds.position_ids = backend.createTensor('int64', positions, [batch, length]);
+    }
+    if (signature.hasUseCacheBranch) {
+      feeds.use_cache_branch = backend.createTensor('bool', new Uint8Array([past > 0 ? 1 : 0]), [1]);
+    }
+    if (signature.logitsToKeepInput) {
+      feeds[signature.logitsToKeepInput] = backend.createTensor('int64', new BigInt64Array([1n]), []);
+    }
+    let outputs: Record<string, Tensor>;
+    try {
+      outputs = await session.run(feeds);
+    } catch (cause) {
+      throw new SlmkitError('RUNTIME_ERROR', `The model failed to run: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
+    cache.update(outputs, total);
+    return outputs;
+  }
+
+  private checkAbort(): void {
+    const signal = this.request.options.signal;
+    if (signal?.aborted) {
+      throw new SlmkitError('ABORTED', 'Generation was aborted.', { cause: signal.reason });
+    }
+  }
+}

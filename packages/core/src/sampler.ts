@@ -1,0 +1,163 @@
+import { SlmkitError } from './errors.js';
+
+/** How the next token is chosen. `temperature: 0` means greedy (argmax). */
+export interface SamplingParams {
+  readonly temperature: number;
+  /** Keep only the k most likely tokens (0 = off). */
+  readonly topK: number;
+  /** Keep the smallest set of most likely tokens whose probability adds up to topP (1 = off). */
+  readonly topP: number;
+  /** Drop tokens less likely than minP × the most likely token's probability (0 = off). */
+  readonly minP: number;
+}
+
+/** Index of the largest value (the first one on ties). */
+export function argmax(values: Float32Array): number {
+  let best = 0;
+  let bestValue = values[0];
+  for (let i = 1; i < values.length; i++) {
+    if (values[i] > bestValue) {
+      bestValue = values[i];
+      best = i;
+    }
+  }
+  return best;
+}
+
+/**
+ * Writes the indices of the `count` largest `values` into `out[0..count)`, largest first. A min-heap
+ * of size `count` costs about one comparison per value for the usual small counts, so nothing ever
+ * sorts the whole vocabulary.
+ */
+export function topIndices(values: Float32Array, count: number, out: Int32Array): void {
+  const heap = out;
+  const less = (a: number, b: number) => values[heap[a]] < values[heap[b]];
+  const siftDown = (start: number, size: number) => {
+    let i = start;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= size) return;
+      const right = left + 1;
+      const smallest = right < size && less(right, left) ? right : left;
+      if (!less(smallest, i)) return;
+      const t = heap[i];
+      heap[i] = heap[smallest];
+      heap[smallest] = t;
+      i = smallest;
+    }
+  };
+  for (let i = 0; i < count; i++) heap[i] = i;
+  for (let i = (count >> 1) - 1; i >= 0; i--) siftDown(i, count);
+  for (let i = count; i < values.length; i++) {
+    if (values[i] > values[heap[0]]) {
+      heap[0] = i;
+      siftDown(0, count);
+    }
+  }
+  // Heap sort in place: repeatedly move the smallest to the end, which leaves the order descending.
+  for (let end = count - 1; end > 0; end--) {
+    const t = heap[0];
+    heap[0] = heap[end];
+    heap[end] = t;
+    siftDown(0, end);
+  }
+}
+
+/**
+ * Samples token ids from logits with temperature, top-k, top-p and min-p, in Hugging Face's order
+ * (temperature, then top-k, top-p, min-p). Scratch buffers are allocated once per sampler.
+ */
+export class TokenSampler {
+  private readonly probs: Float32Array;
+  private readonly order: Int32Array;
+
+  constructor(
+    private readonly params: SamplingParams,
+    vocabSize: number,
+    private readonly random: () => number,
+  ) {
+    this.probs = new Float32Array(params.temperature > 0 ? vocabSize : 0);
+    this.order = new Int32Array(params.temperature > 0 ? vocabSize : 0);
+  }
+
+  sample(logits: Float32Array): number {
+    const { temperature, topK, topP, minP } = this.params;
+    if (temperature === 0) return argmax(logits);
+    const vocab = logits.length;
+    const probs = this.probs.length === vocab ? this.probs : new Float32Array(vocab);
+    const max = logits[argmax(logits)];
+    if (!(max > Number.NEGATIVE_INFINITY)) {
+      throw new SlmkitError(
+        'INVALID_INPUT',
+        'Every token has a logit of -Infinity or NaN: nothing can be sampled (check logitBias and logits processors).',
+      );
+    }
+    // Unnormalised probabilities; the most likely token has exactly 1, which makes min-p a plain threshold.
+    let total = 0;
+    for (let i = 0; i < vocab; i++) {
+      const p = Math.exp((logits[i] - max) / temperature);
+      probs[i] = p;
+      total += p;
+    }
+    if ((topK <= 0 || topK >= vocab) && topP >= 1) return this.drawAll(probs, minP);
+
+    const order = this.order.length >= vocab ? this.order : new Int32Array(vocab);
+    let count: number;
+    if (topK > 0 && topK < vocab) {
+      count = topK;
+      topIndices(probs, count, order);
+      total = 0;
+      for (let i = 0; i < count; i++) total += probs[order[i]];
+    } else {
+      // Top-p alone: grow the candidate list until it holds topP of the mass (usually at the first try).
+      count = Math.min(vocab, 64);
+      for (;;) {
+        topIndices(probs, count, order);
+        let mass = 0;
+        for (let i = 0; i < count; i++) mass += probs[order[i]];
+        if (mass >= topP * total || count === vocab) break;
+        count = Math.min(vocab, count * 4);
+      }
+    }
+    let keep = count;
+    if (topP < 1) {
+      const target = topP * total;
+      let cumulative = 0;
+      for (let i = 0; i < count; i++) {
+        cumulative += probs[order[i]];
+        if (cumulative >= target) {
+          keep = i + 1;
+          break;
+        }
+      }
+    }
+    if (minP > 0) {
+      let i = 1;
+      while (i < keep && probs[order[i]] >= minP) i++;
+      keep = i;
+    }
+    let mass = 0;
+    for (let i = 0; i < keep; i++) mass += probs[order[i]];
+    let u = this.random() * mass;
+    for (let i = 0; i < keep - 1; i++) {
+      u -= probs[order[i]];
+      if (u < 0) return order[i];
+    }
+    return order[keep - 1];
+  }
+
+  /** Draws from the whole distribution, minus tokens under the min-p threshold. */
+  private drawAll(probs: Float32Array, minP: number): number {
+    let mass = 0;
+    for (let i = 0; i < probs.length; i++) if (probs[i] >= minP) mass += probs[i];
+    let u = this.random() * mass;
+    let last = 0;
+    for (let i = 0; i < probs.length; i++) {
+      if (probs[i] < minP) continue;
+      last = i;
+      u -= probs[i];
+      if (u < 0) return i;
+    }
+    return last;
+  }
+}
