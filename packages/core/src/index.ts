@@ -12,6 +12,7 @@ export * from './model-source.js';
 export * from './options.js';
 export * from './ort-adapter.js';
 export * from './sampler.js';
+export * from './sources/index.js';
 export * from './stop-strings.js';
 export * from './storage.js';
 export * from './tokenizer.js';
