@@ -10,7 +10,9 @@ import { tempDir } from './fixture.js';
 let server: HubServer;
 
 beforeAll(async () => {
-  server = await startHubServer({ repos: { 'test-org/generated': await ensureModel('tiny', { externalData: true }) } });
+  server = await startHubServer({
+    repos: { 'test-org/generated': await ensureModel('tiny', { externalData: true }) },
+  });
 });
 afterAll(() => server?.close());
 
@@ -27,7 +29,10 @@ it('stores a model onnxruntime-node loads, from a path and from bytes', async ()
   await fromPath.release();
 
   const { localPath: _, ...bytesOnly } = storage;
-  const bytesSource = await openRemoteSource('test-org/generated', { storage: bytesOnly, endpoint: server.url });
+  const bytesSource = await openRemoteSource('test-org/generated', {
+    storage: bytesOnly,
+    endpoint: server.url,
+  });
   const file = (await bytesSource.modelFile(ONNX_FILE))!;
   expect(file.path).toBeUndefined();
   const fromBytes = await backend.createSession(file, {});

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { type LoadProgress, openRemoteSource, type SlmkitError } from '@slmkit/core';
+import { type LoadProgress, type ModelStorage, openRemoteSource, type SlmkitError } from '@slmkit/core';
 import { createFsStorage } from '@slmkit/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type HubServer, startHubServer } from '../helpers/hub-server.js';
@@ -33,7 +33,10 @@ function fsStorageIn(dir = tempDir()) {
   return createFsStorage(dir);
 }
 
-async function open(storage = fsStorageIn(), extra: Partial<Parameters<typeof openRemoteSource>[1]> = {}) {
+async function open(
+  storage: ModelStorage = fsStorageIn(),
+  extra: Partial<Parameters<typeof openRemoteSource>[1]> = {},
+) {
   return openRemoteSource(REPO, { storage, endpoint: server.url, ...extra });
 }
 
@@ -121,7 +124,8 @@ describe('hub source', () => {
 
   it('reports progress that adds up to the file sizes', async () => {
     const events: LoadProgress[] = [];
-    const source = await open();
+    const storage = fsStorageIn();
+    const source = await open(storage);
     await source.fetchFiles(loadList('onnx/model_q4.onnx'), { onProgress: (p) => events.push(p) });
     const downloads = events.filter((e) => e.phase === 'download');
     const expectedTotal = Q4_FILES.reduce((sum, f) => sum + REPO_FILES[f].length, 0);
@@ -139,9 +143,7 @@ describe('hub source', () => {
 
     // A cached load reports each file once, as cached, with the same totals.
     const cachedEvents: LoadProgress[] = [];
-    const again = await open(
-      createFsStorage((source as unknown as { storage: { dir: string } }).storage.dir),
-    );
+    const again = await open(createFsStorage(storage.dir));
     await again.fetchFiles(loadList('onnx/model_q4.onnx'), { onProgress: (p) => cachedEvents.push(p) });
     expect(cachedEvents).toHaveLength(Q4_FILES.length);
     expect(cachedEvents.every((e) => e.phase === 'download' && e.cached && e.total === expectedTotal)).toBe(

@@ -43,7 +43,7 @@ describe('dtype file names', () => {
     );
     expect(error.code).toBe('MODEL_FILE_MISSING');
     expect(error.message).toBe(
-      '/models/x has no the q4 variant (onnx/model_q4.onnx). It has: fp32 (onnx/model.onnx), fp16 (onnx/model_fp16.onnx). Pass one of these dtypes as `dtype`, or a path as `modelFile`.',
+      '/models/x has no q4 variant (onnx/model_q4.onnx). It has: fp32 (onnx/model.onnx), fp16 (onnx/model_fp16.onnx). Pass one of these dtypes as `dtype`, or a path as `modelFile`.',
     );
     expect(missingVariantError('onnx/model.onnx', [], 'hub:a/b@main').message).toMatch(/no \.onnx files/);
   });

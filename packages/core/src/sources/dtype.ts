@@ -71,7 +71,7 @@ export function missingVariantError(
   location: string,
 ): SlmkitError {
   const wanted = dtypeOfOnnxFile(requested);
-  const what = wanted ? `the ${wanted} variant (${requested})` : requested;
+  const what = wanted ? `${wanted} variant (${requested})` : requested;
   const variants = [...available].sort().map((path) => {
     const dtype = dtypeOfOnnxFile(path);
     return dtype ? `${dtype} (${path})` : path;
