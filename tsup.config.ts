@@ -1,4 +1,5 @@
 import { defineConfig, type Options } from 'tsup';
+import { webBrowserBundle } from './packages/web/tsup.browser.js';
 
 // One build per workspace package: ESM + CJS + type declarations. Every dependency stays external,
 // so @slmkit/node resolves @slmkit/core (and onnxruntime-node) from node_modules at run time.
@@ -22,5 +23,9 @@ function pkg(name: 'core' | 'node' | 'web', extra: Partial<Options> = {}): Optio
 export default defineConfig([
   pkg('core', { platform: 'neutral' }),
   pkg('node', { platform: 'node' }),
-  pkg('web', { platform: 'browser' }),
+  pkg('web', {
+    platform: 'browser',
+    entry: { index: 'packages/web/src/index.ts', worker: 'packages/web/src/worker-entry.ts' },
+  }),
+  webBrowserBundle(),
 ]);

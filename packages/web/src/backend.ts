@@ -1,0 +1,148 @@
+import { type Backend, type SessionOptions, toOrtSessionOptions, wrapOrtSession } from '@slmkit/core';
+import type * as OrtWeb from 'onnxruntime-web';
+
+/** An onnxruntime-web module (`onnxruntime-web`, `onnxruntime-web/wasm`, ...). */
+export type OrtWebModule = typeof OrtWeb;
+
+// Two builds of onnxruntime-web, loaded on first use: the lean wasm-only one (its runtime,
+// ort-wasm-simd-threaded.{mjs,wasm}, starts about twice as fast), and the JSEP one that adds WebGPU
+// and WebNN (ort-wasm-simd-threaded.jsep.{mjs,wasm}).
+const importWasmBuild = () => import('onnxruntime-web/wasm') as Promise<OrtWebModule>;
+const importFullBuild = () => import('onnxruntime-web') as Promise<OrtWebModule>;
+
+/**
+ * Where a model runs in the browser.
+ *
+ * - `'auto'` (default): `'webgpu'` when `navigator.gpu.requestAdapter()` gives an adapter, else `'wasm'`.
+ *   WebNN is never chosen automatically: it is still behind flags in most browsers.
+ * - `'wasm'`: CPU, multi-threaded when the page is cross-origin isolated (COOP/COEP headers), else one thread.
+ * - `'webgpu'` / `'webnn'`: the GPU (or NPU) through that API; when it cannot be initialised the backend
+ *   warns (see {@link WebBackendOptions.onWarning}) and runs on wasm instead.
+ */
+export type WebDevice = 'auto' | 'wasm' | 'webgpu' | 'webnn';
+
+/** Options of {@link createWebBackend}. */
+export interface WebBackendOptions {
+  /** Where to run (default `'auto'`); `sessionOptions.executionProviders`, when given, overrides it. */
+  device?: WebDevice;
+  /**
+   * Threads of the wasm runtime. Default: onnxruntime-web's choice (half the logical cores, at most 4,
+   * when the page is cross-origin isolated; otherwise 1). More than 1 needs cross-origin isolation.
+   * Like `wasmPaths`, this is global to onnxruntime-web and only read when its first session is created.
+   */
+  numThreads?: number;
+  /**
+   * Where onnxruntime-web's runtime files are served: a URL prefix ending in `/` under which
+   * `ort-wasm-simd-threaded.{mjs,wasm}` (wasm) and `ort-wasm-simd-threaded.jsep.{mjs,wasm}` (WebGPU,
+   * WebNN) are found. Default: beside the script that imported onnxruntime-web (the self-contained
+   * bundle ships them beside itself), so apps self-host them without any CDN. The `{ mjs, wasm }` form
+   * names the files of one build; use it together with `ort`.
+   */
+  wasmPaths?: string | { mjs?: string; wasm?: string };
+  /** Receives warnings such as a WebGPU fallback (default `console.warn`). */
+  onWarning?: (message: string) => void;
+  /**
+   * The onnxruntime-web module to use for every device. Default: `onnxruntime-web/wasm` when the
+   * session runs on wasm, `onnxruntime-web` (JSEP) for WebGPU and WebNN, each imported on first use.
+   */
+  ort?: OrtWebModule;
+}
+
+/** What the runtime actually uses, known after the first session was created. */
+export interface WebRuntimeInfo {
+  /** Execution provider of the latest session (`'wasm'`, `'webgpu'`, `'webnn'`), undefined before any. */
+  executionProvider: string | undefined;
+  /** Threads of the wasm runtime (1 when the page is not cross-origin isolated). */
+  numThreads: number | undefined;
+  /** Whether the page (or worker) is cross-origin isolated, which multi-threaded wasm needs. */
+  crossOriginIsolated: boolean;
+}
+
+/** The onnxruntime-web backend, with {@link WebRuntimeInfo} about what it chose. */
+export interface WebBackend extends Backend {
+  runtimeInfo(): WebRuntimeInfo;
+}
+
+/** The execution providers `device` stands for, in order of preference (`'auto'` asks WebGPU for an adapter). */
+export async function resolveDevice(device: WebDevice = 'auto'): Promise<string[]> {
+  if (device === 'auto') return (await hasWebGpuAdapter()) ? ['webgpu'] : ['wasm'];
+  if (device === 'wasm' || device === 'webgpu' || device === 'webnn') return [device];
+  throw new TypeError(`Unknown device ${JSON.stringify(device)}: use 'auto', 'wasm', 'webgpu' or 'webnn'.`);
+}
+
+async function hasWebGpuAdapter(): Promise<boolean> {
+  const gpu = (globalThis.navigator as { gpu?: { requestAdapter(): Promise<unknown> } } | undefined)?.gpu;
+  if (!gpu) return false;
+  try {
+    return (await gpu.requestAdapter()) != null;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The onnxruntime-web backend: wasm, WebGPU or WebNN, in a page or a Worker.
+ *
+ * @example
+ * ```ts
+ * const backend = createWebBackend({ device: 'wasm', numThreads: 4, wasmPaths: '/ort/' });
+ * const model = await createModel('https://example.com/models/SmolLM2-135M/', { backend });
+ * console.log(backend.runtimeInfo()); // { executionProvider: 'wasm', numThreads: 4, ... }
+ * ```
+ */
+export function createWebBackend(options: WebBackendOptions = {}): WebBackend {
+  const warn = options.onWarning ?? ((message: string) => console.warn(message));
+  // The first session fixes the module: tensors fed to a session must come from its own module.
+  let ort: OrtWebModule | undefined = options.ort;
+  let executionProvider: string | undefined;
+  const moduleFor = async (providers: readonly string[]): Promise<OrtWebModule> => {
+    if (!ort) {
+      const wasmOnly = providers.every((p) => p === 'wasm' || p === 'cpu');
+      ort = await (wasmOnly ? importWasmBuild() : importFullBuild());
+    }
+    if (options.numThreads !== undefined) ort.env.wasm.numThreads = options.numThreads;
+    if (options.wasmPaths !== undefined) ort.env.wasm.wasmPaths = options.wasmPaths;
+    return ort;
+  };
+
+  const create = async (model: Parameters<Backend['createSession']>[0], session: SessionOptions) => {
+    const runtime = await moduleFor(session.executionProviders ?? ['wasm']);
+    const source = model.data ?? model.path;
+    if (source === undefined) throw new TypeError(`${model.name} has neither data nor a URL to load.`);
+    const externalData = model.externalData?.map((file) => ({ path: file.path, data: file.data }));
+    const created = await runtime.InferenceSession.create(source as Uint8Array, {
+      ...toOrtSessionOptions(session),
+      externalData,
+    });
+    executionProvider = session.executionProviders?.[0];
+    return wrapOrtSession(created);
+  };
+
+  return {
+    name: 'onnxruntime-web',
+    // onnxruntime-web copies outputs out of the wasm heap (or GPU) into fresh tensors on return.
+    capabilities: { preallocatedOutputs: false, deviceResidentOutputs: false },
+    async createSession(model, session) {
+      if (session.executionProviders) return create(model, session);
+      const providers = await resolveDevice(options.device);
+      try {
+        return await create(model, { ...session, executionProviders: providers });
+      } catch (error) {
+        if (providers[0] === 'wasm') throw error;
+        warn(
+          `slmkit: the ${providers[0]} execution provider could not run ${model.name} (${(error as Error)?.message ?? error}); falling back to wasm.`,
+        );
+        return create(model, { ...session, executionProviders: ['wasm'] });
+      }
+    },
+    createTensor(type, data, dims) {
+      if (!ort) throw new TypeError('createTensor() was called before the backend created a session.');
+      return new ort.Tensor(type, data as never, dims);
+    },
+    runtimeInfo: () => ({
+      executionProvider,
+      numThreads: executionProvider && ort ? ort.env.wasm.numThreads : undefined,
+      crossOriginIsolated: Boolean((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated),
+    }),
+  };
+}

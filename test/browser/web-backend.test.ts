@@ -1,0 +1,150 @@
+// @slmkit/web in a real browser: the tiny generated model loads from a local server, and greedy
+// output equals the node backend's token for token, single- and multi-threaded; a second load is
+// served from the Cache API without model requests.
+import { rm } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureModel } from '../fixtures/models.js';
+import {
+  type BrowserSession,
+  buildBundle,
+  hasChromium,
+  launchBrowser,
+  MAX_NEW_TOKENS,
+  nodeReference,
+  openTestPage,
+  PROMPTS,
+  type SlmkitGlobal,
+  type StaticServer,
+  startStaticServer,
+  TEST_PAGE,
+} from './harness.js';
+
+interface PageRun {
+  tokens: number[][];
+  runtime: { executionProvider?: string; numThreads?: number; crossOriginIsolated: boolean };
+  progress: { phase: string; file?: string; cached?: boolean }[];
+  warnings: string[];
+}
+
+/** Runs in the page: load the model from `modelUrl` and generate greedily for every prompt. */
+async function runInPage(args: {
+  modelUrl: string;
+  prompts: number[][];
+  maxNewTokens: number;
+  device?: string;
+  numThreads?: number;
+}): Promise<PageRun> {
+  const web = (globalThis as unknown as { slmkit: SlmkitGlobal }).slmkit;
+  const warnings: string[] = [];
+  const progress: PageRun['progress'] = [];
+  const backend = web.createWebBackend({
+    device: args.device as 'auto' | 'wasm' | 'webgpu' | 'webnn' | undefined,
+    numThreads: args.numThreads,
+    onWarning: (m) => warnings.push(m),
+  });
+  const model = await web.createModel(args.modelUrl, {
+    backend,
+    onProgress: (p) =>
+      progress.push({
+        phase: p.phase,
+        file: 'file' in p ? p.file : undefined,
+        cached: 'cached' in p ? p.cached : undefined,
+      }),
+  });
+  const tokens: number[][] = [];
+  for (const inputIds of args.prompts) {
+    tokens.push(
+      (await model.generate({ inputIds }, { maxNewTokens: args.maxNewTokens, temperature: 0 })).tokenIds,
+    );
+  }
+  await model.dispose();
+  return { tokens, runtime: backend.runtimeInfo(), progress, warnings };
+}
+
+describe.skipIf(!hasChromium)('@slmkit/web in Chromium', () => {
+  let bundle: string;
+  let modelDir: string;
+  let reference: number[][];
+  let plain: StaticServer;
+  let isolated: StaticServer;
+  let browser: BrowserSession;
+
+  beforeAll(async () => {
+    modelDir = await ensureModel('tiny');
+    [bundle, reference, browser] = await Promise.all([
+      buildBundle(),
+      nodeReference(modelDir),
+      launchBrowser(),
+    ]);
+    const mounts = { '/slmkit/': bundle, '/models/tiny/': modelDir };
+    const pages = { '/': TEST_PAGE };
+    [plain, isolated] = await Promise.all([
+      startStaticServer({ mounts, pages }),
+      startStaticServer({ mounts, pages, isolated: true }),
+    ]);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await Promise.all([plain?.close(), isolated?.close()]);
+    if (bundle) await rm(bundle, { recursive: true, force: true });
+  });
+
+  const args = (server: StaticServer) => ({
+    modelUrl: `${server.url}/models/tiny/`,
+    prompts: PROMPTS,
+    maxNewTokens: MAX_NEW_TOKENS,
+  });
+
+  it('single-threaded wasm (page not cross-origin isolated) matches node token for token', async () => {
+    const page = await openTestPage(browser, plain);
+    const run = await page.evaluate(runInPage, { ...args(plain), device: 'wasm', numThreads: 2 });
+    expect(run.tokens).toEqual(reference);
+    // Two threads were asked for, but without cross-origin isolation onnxruntime-web runs one.
+    expect(run.runtime).toEqual({ executionProvider: 'wasm', numThreads: 1, crossOriginIsolated: false });
+    expect(run.progress.at(-1)).toEqual({ phase: 'ready', file: undefined, cached: undefined });
+    expect(
+      run.progress.some((p) => p.phase === 'download' && p.file === 'onnx/model.onnx' && !p.cached),
+    ).toBe(true);
+    expect(browser.foreignRequests).toEqual([]);
+    await page.close();
+  });
+
+  it('multi-threaded wasm (cross-origin isolated page) matches node token for token', async () => {
+    const page = await openTestPage(browser, isolated);
+    const run = await page.evaluate(runInPage, { ...args(isolated), device: 'wasm', numThreads: 2 });
+    expect(run.runtime).toEqual({ executionProvider: 'wasm', numThreads: 2, crossOriginIsolated: true });
+    expect(run.tokens).toEqual(reference);
+    expect(browser.foreignRequests).toEqual([]);
+    await page.close();
+  });
+
+  it("a second page load is served from the Cache API (no model-file requests); device 'auto' picks wasm without a WebGPU adapter", async () => {
+    const before = plain.requests('/models/').length;
+    expect(before).toBeGreaterThan(0);
+    const page = await openTestPage(browser, plain);
+    const run = await page.evaluate(runInPage, { ...args(plain), device: 'auto' });
+    expect(plain.requests('/models/').slice(before)).toEqual([]);
+    expect(run.runtime.executionProvider).toBe('wasm');
+    expect(run.warnings).toEqual([]);
+    expect(run.tokens).toEqual(reference);
+    const downloads = run.progress.filter((p) => p.phase === 'download');
+    expect(downloads.length).toBeGreaterThan(0);
+    expect(downloads.every((p) => p.cached)).toBe(true);
+    await page.close();
+  });
+
+  it("device 'webgpu' without an adapter falls back to wasm with a warning, not a crash", async () => {
+    const page = await openTestPage(browser, plain);
+    const gpu = await page.evaluate(runInPage, {
+      ...args(plain),
+      prompts: PROMPTS.slice(0, 1),
+      device: 'webgpu',
+    });
+    expect(gpu.runtime.executionProvider).toBe('wasm');
+    expect(gpu.warnings).toHaveLength(1);
+    expect(gpu.warnings[0]).toMatch(/webgpu.*falling back to wasm/);
+    expect(gpu.tokens).toEqual(reference.slice(0, 1));
+    await page.close();
+  });
+});
