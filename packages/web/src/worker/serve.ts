@@ -84,6 +84,9 @@ export function serveModelWorker(scope: WorkerScope = globalThis as unknown as W
         });
         for await (const chunk of stream) {
           post({ id: request.id, kind: 'chunk', chunk });
+          // onnxruntime-web's runs settle through microtasks only: without a macrotask turn here, the
+          // page's cancel and abort messages would wait until the whole generation is over.
+          await yieldToEventLoop();
           if (cancelled.has(request.id)) break;
         }
         return stream.result;
@@ -125,5 +128,17 @@ export function serveModelWorker(scope: WorkerScope = globalThis as unknown as W
         controllers.delete(request.id);
         cancelled.delete(request.id);
       });
+  });
+}
+
+/** Lets queued messages (cancel, abort) run: one macrotask turn, without setTimeout's clamping. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
   });
 }

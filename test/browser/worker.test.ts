@@ -1,0 +1,216 @@
+// The Worker host in Chromium: a model loaded in a dedicated worker through createWorkerModel gives
+// the node backend's tokens, streams chunk by chunk across the boundary, forwards progress, abort
+// and early exit, rebuilds SlmkitErrors with their codes, and keeps the page's main thread free.
+import { rm } from 'node:fs/promises';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureModel } from '../fixtures/models.js';
+import {
+  type BrowserSession,
+  buildBundle,
+  hasChromium,
+  launchBrowser,
+  MAX_NEW_TOKENS,
+  nodeReference,
+  openTestPage,
+  PROMPTS,
+  type SlmkitGlobal,
+  type StaticServer,
+  startStaticServer,
+  TEST_PAGE,
+} from './harness.js';
+
+type PageGlobals = { slmkit: SlmkitGlobal; model: import('@slmkit/web').WorkerLanguageModel };
+
+describe.skipIf(!hasChromium)('createWorkerModel in Chromium', () => {
+  let bundle: string;
+  let modelDir: string;
+  let reference: number[][];
+  let server: StaticServer;
+  let browser: BrowserSession;
+  let page: Page;
+  let longReference: number[];
+
+  beforeAll(async () => {
+    modelDir = await ensureModel('tiny');
+    [bundle, reference, browser] = await Promise.all([
+      buildBundle(),
+      nodeReference(modelDir),
+      launchBrowser(),
+    ]);
+    const { createModel } = await import('@slmkit/node');
+    const nodeModel = await createModel(modelDir);
+    longReference = (
+      await nodeModel.generate(
+        { inputIds: PROMPTS[0] },
+        { maxNewTokens: 96, temperature: 0, eosTokenIds: [] },
+      )
+    ).tokenIds;
+    await nodeModel.dispose();
+    server = await startStaticServer({
+      mounts: { '/slmkit/': bundle, '/models/tiny/': modelDir },
+      pages: { '/': TEST_PAGE },
+      isolated: true,
+    });
+    page = await openTestPage(browser, server);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    if (bundle) await rm(bundle, { recursive: true, force: true });
+  });
+
+  it('loads in a worker with forwarded progress and streams the node tokens, chunk by chunk', async () => {
+    const run = await page.evaluate(
+      async ({ modelUrl, prompts, maxNewTokens }) => {
+        const g = globalThis as unknown as PageGlobals;
+        const worker = new Worker('/slmkit/worker.js', { type: 'module' });
+        const phases: string[] = [];
+        g.model = await g.slmkit.createWorkerModel(worker, modelUrl, {
+          device: 'wasm',
+          numThreads: 2,
+          onProgress: (p) => phases.push(p.phase),
+        });
+        const streamed: number[][] = [];
+        const results: number[][] = [];
+        const chunkCounts: number[] = [];
+        for (const inputIds of prompts) {
+          const stream = g.model.stream({ inputIds }, { maxNewTokens, temperature: 0 });
+          const ids: number[] = [];
+          for await (const chunk of stream) ids.push(chunk.tokenId);
+          streamed.push(ids);
+          chunkCounts.push(ids.length);
+          results.push((await stream.result).tokenIds);
+        }
+        const generated = await g.model.generate({ inputIds: prompts[0] }, { maxNewTokens, temperature: 0 });
+        return {
+          streamed,
+          results,
+          generated: generated.tokenIds,
+          phases: [...new Set(phases)],
+          runtime: g.model.runtime,
+          vocabSize: g.model.config.vocabSize,
+        };
+      },
+      { modelUrl: `${server.url}/models/tiny/`, prompts: PROMPTS, maxNewTokens: MAX_NEW_TOKENS },
+    );
+    expect(run.streamed).toEqual(reference);
+    expect(run.results).toEqual(reference);
+    expect(run.generated).toEqual(reference[0]);
+    expect(run.phases).toEqual(['download', 'load', 'ready']);
+    // Threads inside the worker: the page is cross-origin isolated, so two wasm threads run.
+    expect(run.runtime).toEqual({ executionProvider: 'wasm', numThreads: 2, crossOriginIsolated: true });
+    expect(run.vocabSize).toBe(32000);
+    expect(browser.foreignRequests).toEqual([]);
+  });
+
+  it('streams while generating, and the main thread stays responsive', async () => {
+    const run = await page.evaluate(async (prompt) => {
+      const g = globalThis as unknown as PageGlobals;
+      const ticks: number[] = [];
+      const timer = setInterval(() => ticks.push(performance.now()), 5);
+      const start = performance.now();
+      const arrivals: number[] = [];
+      const ids: number[] = [];
+      const stream = g.model.stream(
+        { inputIds: prompt },
+        { maxNewTokens: 96, temperature: 0, eosTokenIds: [] },
+      );
+      for await (const chunk of stream) {
+        arrivals.push(performance.now() - start);
+        ids.push(chunk.tokenId);
+      }
+      const end = performance.now() - start;
+      clearInterval(timer);
+      let maxGap = 0;
+      for (let i = 1; i < ticks.length; i++) maxGap = Math.max(maxGap, ticks[i] - ticks[i - 1]);
+      return { ids, arrivals, end, maxGap, ticks: ticks.length };
+    }, PROMPTS[0]);
+    expect(run.ids).toEqual(longReference);
+    // Chunks arrive while the worker generates, not all at the end.
+    expect(run.arrivals[0]).toBeLessThan(run.end / 2);
+    expect(new Set(run.arrivals.map((t) => Math.round(t / 10))).size).toBeGreaterThan(10);
+    // A 5 ms timer on the page kept firing during generation.
+    expect(run.ticks).toBeGreaterThan(run.end / 50);
+    expect(run.maxGap).toBeLessThan(250);
+  });
+
+  it('forwards abort (ABORTED SlmkitError on the page), stops on break, and stays usable', async () => {
+    const run = await page.evaluate(
+      async ({ prompt, maxNewTokens }) => {
+        const g = globalThis as unknown as PageGlobals;
+        const { SlmkitError } = g.slmkit;
+        const controller = new AbortController();
+        const seen: number[] = [];
+        let abortError: { isSlmkitError: boolean; code?: string; message: string } | undefined;
+        try {
+          const options = { maxNewTokens: 96, temperature: 0, eosTokenIds: [], signal: controller.signal };
+          for await (const chunk of g.model.stream({ inputIds: prompt }, options)) {
+            seen.push(chunk.tokenId);
+            if (seen.length === 3) controller.abort();
+          }
+        } catch (e) {
+          const error = e as InstanceType<typeof SlmkitError>;
+          abortError = {
+            isSlmkitError: error instanceof SlmkitError,
+            code: error.code,
+            message: error.message,
+          };
+        }
+        const broken = g.model.stream(
+          { inputIds: prompt },
+          { maxNewTokens: 96, temperature: 0, eosTokenIds: [] },
+        );
+        const beforeBreak: number[] = [];
+        for await (const chunk of broken) {
+          beforeBreak.push(chunk.tokenId);
+          if (beforeBreak.length === 4) break;
+        }
+        const cancelled = await broken.result;
+        const after = await g.model.generate({ inputIds: prompt }, { maxNewTokens, temperature: 0 });
+        let invalid: { code?: string } | undefined;
+        await g.model.generate('hi', { temperature: -1 }).catch((e) => {
+          invalid = { code: e instanceof SlmkitError ? e.code : undefined };
+        });
+        return {
+          seen,
+          abortError,
+          beforeBreak,
+          cancelled: { finishReason: cancelled.finishReason, tokenIds: cancelled.tokenIds },
+          after: after.tokenIds,
+          invalid,
+        };
+      },
+      { prompt: PROMPTS[0], maxNewTokens: MAX_NEW_TOKENS },
+    );
+    expect(run.seen).toEqual(longReference.slice(0, 3));
+    expect(run.abortError).toMatchObject({ isSlmkitError: true, code: 'ABORTED' });
+    expect(run.beforeBreak).toEqual(longReference.slice(0, 4));
+    expect(run.cancelled.finishReason).toBe('cancelled');
+    // The worker may have chosen a token or two more before the cancel message reached it.
+    expect(run.cancelled.tokenIds.length).toBeLessThan(longReference.length);
+    expect(run.cancelled.tokenIds).toEqual(longReference.slice(0, run.cancelled.tokenIds.length));
+    expect(run.after).toEqual(reference[0]);
+    expect(run.invalid).toEqual({ code: 'INVALID_OPTION' });
+  });
+
+  it('applyChatTemplate crosses the boundary; dispose makes later calls fail with DISPOSED', async () => {
+    const run = await page.evaluate(async () => {
+      const g = globalThis as unknown as PageGlobals;
+      const text = await g.model.applyChatTemplate([{ role: 'user', content: 'Hi!' }]);
+      const ids = await g.model.encode('Hello world');
+      await g.model.dispose();
+      let code: string | undefined;
+      try {
+        g.model.stream('Hi');
+      } catch (e) {
+        code = (e as { code?: string }).code;
+      }
+      return { text, ids, code };
+    });
+    expect(run.text).toContain('Hi!');
+    expect(run.ids[0]).toBe(1);
+    expect(run.code).toBe('DISPOSED');
+  });
+});
