@@ -5,16 +5,78 @@ import { inspectDecoder } from './decoder-io.js';
 import { SlmkitError } from './errors.js';
 import { LanguageModel } from './model.js';
 import type { ModelSourceReader } from './model-source.js';
+import { type ModelDtype, missingVariantError, onnxFileForDtype } from './sources/dtype.js';
+import type { LoadProgressCallback } from './sources/progress.js';
+import { openRemoteSource, type RemoteSourceOptions } from './sources/remote.js';
 import { createTokenizer } from './tokenizer.js';
 
-/** Options of {@link createModel} that every backend understands. */
-export interface CreateModelOptions {
+/** Options of {@link loadModel} that every backend understands. */
+export interface LoadModelOptions {
   /** The runtime to use; @slmkit/node and @slmkit/web fill this in. */
   backend: Backend;
-  /** The .onnx file to load, relative to the model folder (default `onnx/model.onnx`). */
+  /**
+   * Which ONNX variant to load, named as onnx-community repositories name them: 'fp32'
+   * (`onnx/model.onnx`, the default), 'fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16', 'bnb4'.
+   */
+  dtype?: ModelDtype;
+  /** The .onnx file to load, relative to the model folder; wins over `dtype`. */
   modelFile?: string;
   /** Runtime session settings (threads, execution providers, ...). */
   sessionOptions?: SessionOptions;
+  /** Download and loading progress: per-file and overall bytes, then 'load' and 'ready'. */
+  onProgress?: LoadProgressCallback;
+  /** Aborts downloading (loading a session cannot be interrupted). */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link createModelFromSource}: loading, plus where and how to download remote models. */
+export interface CreateModelOptions extends LoadModelOptions, Partial<Omit<RemoteSourceOptions, 'signal'>> {}
+
+/** The files a model load reads besides the .onnx file; optional ones may be absent. */
+const MODEL_TEXT_FILES = [
+  { path: 'config.json' },
+  { path: 'generation_config.json', optional: true },
+  { path: 'tokenizer.json' },
+  { path: 'tokenizer_config.json', optional: true },
+  { path: 'chat_template.jinja', optional: true },
+] as const;
+
+/** The .onnx path the options ask for. */
+function modelPathOf(options: LoadModelOptions): string {
+  return options.modelFile ?? onnxFileForDtype(options.dtype ?? 'fp32');
+}
+
+/**
+ * Loads a model from a local reader or a remote source: a hub repo id (`org/name`) or an http(s)
+ * base URL is downloaded into `options.storage` first (only what is missing or changed), with
+ * progress, then loaded. @slmkit/node and @slmkit/web wrap this with their backend and storage.
+ */
+export async function createModelFromSource(
+  source: string | ModelSourceReader,
+  options: CreateModelOptions,
+): Promise<LanguageModel> {
+  if (typeof source !== 'string') return loadModel(source, options);
+  const { storage, revision, endpoint, token, fetch, allowRemote, signal } = options;
+  if (!storage) {
+    throw new SlmkitError(
+      'INVALID_OPTION',
+      `Loading ${source} needs a storage to download into (options.storage).`,
+    );
+  }
+  const remote = await openRemoteSource(source, {
+    storage,
+    revision,
+    endpoint,
+    token,
+    fetch,
+    allowRemote,
+    signal,
+  });
+  await remote.fetchFiles([...MODEL_TEXT_FILES, { path: modelPathOf(options) }], {
+    onProgress: options.onProgress,
+    signal,
+  });
+  return loadModel(remote, options);
 }
 
 /**
@@ -24,9 +86,9 @@ export interface CreateModelOptions {
  */
 export async function loadModel(
   reader: ModelSourceReader,
-  options: CreateModelOptions,
+  options: LoadModelOptions,
 ): Promise<LanguageModel> {
-  const modelPath = options.modelFile ?? 'onnx/model.onnx';
+  const modelPath = modelPathOf(options);
   const [configJson, generationJson, tokenizerJson, tokenizerConfig, jinjaTemplate] = await Promise.all([
     readJsonFile(reader, 'config.json', true),
     readJsonFile(reader, 'generation_config.json', false),
@@ -50,13 +112,8 @@ export async function loadModel(
     templateSource === undefined ? undefined : compileChatTemplate(templateSource, tokenizer.specialTokens);
 
   const file = await reader.modelFile(modelPath);
-  if (!file) {
-    const available = await reader.listModelFiles();
-    throw new SlmkitError(
-      'MODEL_FILE_MISSING',
-      `${modelPath} not found in ${reader.location}. ONNX files there: ${available.length ? available.join(', ') : 'none'}.`,
-    );
-  }
+  if (!file) throw missingVariantError(modelPath, await reader.listModelFiles(), reader.location);
+  options.onProgress?.({ phase: 'load', file: modelPath });
   let session: Awaited<ReturnType<Backend['createSession']>>;
   try {
     session = await options.backend.createSession(file, options.sessionOptions ?? {});
@@ -70,7 +127,7 @@ export async function loadModel(
   }
   try {
     const signature = inspectDecoder(session, config, modelPath);
-    return new LanguageModel({
+    const model = new LanguageModel({
       backend: options.backend,
       session,
       signature,
@@ -79,6 +136,8 @@ export async function loadModel(
       chatTemplate,
       location: reader.location,
     });
+    options.onProgress?.({ phase: 'ready' });
+    return model;
   } catch (error) {
     await session.release();
     throw error;

@@ -111,6 +111,7 @@ export class GenerationRun {
     const cache = new KvCache(backend, signature, batch);
     const stepIds = new BigInt64Array(batch);
     let logitsScratch: Float32Array | undefined;
+    let logits: Tensor | undefined;
     try {
       this.checkAbort();
       // Prefill with the whole padded prompt.
@@ -124,7 +125,7 @@ export class GenerationRun {
       let outputs = await this.runStep(cache, attention, promptIds, this.promptLength, true);
       let total = this.promptLength;
       for (;;) {
-        const logits = outputs.logits;
+        logits = outputs.logits;
         const [, steps, vocab] = logits.dims;
         for (const s of this.sequences) {
           if (s.finishReason) continue;
@@ -142,12 +143,15 @@ export class GenerationRun {
           yield chunk;
         }
         logits.dispose();
+        logits = undefined;
         if (this.sequences.every((s) => s.finishReason)) break;
         this.checkAbort();
         outputs = await this.runStep(cache, attention, stepIds, 1, false);
         total += 1;
       }
     } finally {
+      // Also reached when the caller stops iterating in the middle of a step.
+      logits?.dispose();
       cache.release();
       this.endTime = performance.now();
     }

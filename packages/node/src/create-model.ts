@@ -1,18 +1,31 @@
-import { type CreateModelOptions, type LanguageModel, loadModel, SlmkitError } from '@slmkit/core';
+import {
+  type CreateModelOptions,
+  createModelFromSource,
+  type LanguageModel,
+  loadModel,
+  SlmkitError,
+} from '@slmkit/core';
 import { createNodeBackend } from './backend.js';
 import { isLocalFolder, openLocalFolder } from './local-folder.js';
+import { type NodeSourceDefaultsOptions, nodeSourceDefaults } from './sources.js';
 
 /** Options of the Node.js {@link createModel}. */
-export interface NodeCreateModelOptions extends Partial<CreateModelOptions> {}
+export interface NodeCreateModelOptions extends Partial<CreateModelOptions>, NodeSourceDefaultsOptions {}
+
+/** Sources that can only mean a local path. */
+const LOOKS_LIKE_PATH = /^(\.{1,2}[\\/]|[\\/]|~|[A-Za-z]:[\\/])/;
 
 /**
  * Loads a model for Node.js on onnxruntime-node (CPU).
  *
- * @param source a local folder in the Hugging Face layout (config.json, tokenizer.json, onnx/model.onnx, ...)
+ * @param source a local folder in the Hugging Face layout (config.json, tokenizer.json,
+ *   onnx/model.onnx, ...), a Hugging Face hub repo id such as `onnx-community/SmolLM2-135M-Instruct`
+ *   (downloaded once into the cache: `cacheDir` / `SLMKIT_CACHE_DIR`, default `~/.cache/slmkit`),
+ *   or an http(s) base URL laid out the same way.
  * @example
  * ```ts
  * import { createModel } from '@slmkit/node';
- * const model = await createModel('./models/SmolLM2-135M-Instruct');
+ * const model = await createModel('onnx-community/SmolLM2-135M-Instruct', { dtype: 'q4', onProgress: console.log });
  * const { text } = await model.generate('Once upon a time', { maxNewTokens: 32 });
  * await model.dispose();
  * ```
@@ -21,8 +34,18 @@ export async function createModel(
   source: string,
   options: NodeCreateModelOptions = {},
 ): Promise<LanguageModel> {
-  if (!isLocalFolder(source)) {
-    throw new SlmkitError('MODEL_FILE_MISSING', `No model folder at ${source}.`);
+  const backend = options.backend ?? createNodeBackend();
+  if (isLocalFolder(source)) return loadModel(openLocalFolder(source), { ...options, backend });
+  if (LOOKS_LIKE_PATH.test(source)) {
+    throw new SlmkitError('MODEL_FILE_MISSING', `No model folder at ${source}: check the path.`);
   }
-  return loadModel(openLocalFolder(source), { ...options, backend: options.backend ?? createNodeBackend() });
+  const defaults = nodeSourceDefaults(options);
+  return createModelFromSource(source, {
+    ...options,
+    backend,
+    storage: options.storage ?? defaults.storage,
+    endpoint: defaults.endpoint,
+    token: defaults.token,
+    allowRemote: options.allowRemote ?? defaults.allowRemote,
+  });
 }

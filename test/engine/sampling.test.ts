@@ -1,0 +1,214 @@
+import {
+  type LanguageModel,
+  type LogitsProcessor,
+  logitBias,
+  presenceFrequencyPenalty,
+  repetitionPenalty,
+  type SamplingParams,
+  TokenSampler,
+  topIndices,
+} from '@slmkit/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRng } from '../../packages/core/src/rng.js';
+import { forceTokens, loadTiny } from './helpers.js';
+
+/** The distribution a sampler should draw from, computed the slow obvious way (full sort, float64). */
+function expectedDistribution(logits: Float32Array, p: SamplingParams): Map<number, number> {
+  const max = Math.max(...logits);
+  const probs = Array.from(logits, (l, id) => ({ id, p: Math.exp((l - max) / p.temperature) }));
+  probs.sort((a, b) => b.p - a.p);
+  let kept = p.topK > 0 ? probs.slice(0, p.topK) : probs;
+  const total = kept.reduce((s, x) => s + x.p, 0);
+  if (p.topP < 1) {
+    let cumulative = 0;
+    const cut = kept.findIndex((x) => {
+      cumulative += x.p / total;
+      return cumulative >= p.topP - 1e-9;
+    });
+    kept = kept.slice(0, cut + 1);
+  }
+  if (p.minP > 0) kept = kept.filter((x) => x.p >= p.minP * kept[0].p);
+  const mass = kept.reduce((s, x) => s + x.p, 0);
+  return new Map(kept.map((x) => [x.id, x.p / mass]));
+}
+
+function sampleMany(
+  logits: Float32Array,
+  params: SamplingParams,
+  draws: number,
+  seed: number,
+): Map<number, number> {
+  const sampler = new TokenSampler(params, logits.length, createRng(seed));
+  const counts = new Map<number, number>();
+  for (let i = 0; i < draws; i++) {
+    const id = sampler.sample(logits);
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
+  return counts;
+}
+
+function randomLogits(vocab: number, seed: number, scale: number): Float32Array {
+  const rng = createRng(seed);
+  return Float32Array.from({ length: vocab }, () => (rng() - 0.5) * scale);
+}
+
+describe('sampler', () => {
+  it('topIndices returns the largest values in descending order', () => {
+    for (const [vocab, count] of [
+      [1000, 1],
+      [1000, 50],
+      [32000, 64],
+      [500, 500],
+    ]) {
+      const values = randomLogits(vocab, vocab + count, 10);
+      const out = new Int32Array(vocab);
+      topIndices(values, count, out);
+      const expected = Array.from(values.keys())
+        .sort((a, b) => values[b] - values[a])
+        .slice(0, count);
+      expect(Array.from(out.subarray(0, count), (i) => values[i])).toEqual(expected.map((i) => values[i]));
+    }
+  });
+
+  const cases: [string, SamplingParams][] = [
+    ['temperature only', { temperature: 0.7, topK: 0, topP: 1, minP: 0 }],
+    ['top-k', { temperature: 1, topK: 5, topP: 1, minP: 0 }],
+    ['top-p', { temperature: 1, topK: 0, topP: 0.8, minP: 0 }],
+    ['top-k then top-p', { temperature: 1.3, topK: 8, topP: 0.9, minP: 0 }],
+    ['min-p', { temperature: 1, topK: 0, topP: 1, minP: 0.3 }],
+    ['all four', { temperature: 0.9, topK: 10, topP: 0.95, minP: 0.05 }],
+  ];
+  for (const [name, params] of cases) {
+    it(`draws from the right distribution: ${name}`, () => {
+      const logits = randomLogits(40, 7, 6);
+      const expected = expectedDistribution(logits, params);
+      const draws = 200_000;
+      const counts = sampleMany(logits, params, draws, 42);
+      for (const id of counts.keys())
+        expect(expected.has(id), `token ${id} must have been filtered out`).toBe(true);
+      for (const [id, p] of expected) {
+        // Seeded, so deterministic; 5 standard deviations of a binomial proportion.
+        const tolerance = 5 * Math.sqrt((p * (1 - p)) / draws) + 1e-4;
+        expect(Math.abs((counts.get(id) ?? 0) / draws - p)).toBeLessThan(tolerance);
+      }
+    });
+  }
+
+  it('top-p over a flat 32k vocabulary grows its candidate list until it holds the mass', () => {
+    const logits = randomLogits(32000, 3, 0.5);
+    const params = { temperature: 1, topK: 0, topP: 0.5, minP: 0 };
+    const expected = expectedDistribution(logits, params);
+    expect(expected.size).toBeGreaterThan(1000);
+    const counts = sampleMany(logits, params, 200, 9);
+    for (const id of counts.keys()) expect(expected.has(id)).toBe(true);
+  });
+
+  it('is greedy at temperature 0', () => {
+    const logits = randomLogits(1000, 5, 4);
+    const sampler = new TokenSampler({ temperature: 0, topK: 0, topP: 1, minP: 0 }, 1000, createRng(1));
+    const best = Array.from(logits.keys()).reduce((a, b) => (logits[b] > logits[a] ? b : a));
+    expect(sampler.sample(logits)).toBe(best);
+  });
+});
+
+describe('built-in logits processors', () => {
+  it('repetition penalty divides positive and multiplies negative logits of seen tokens', () => {
+    const logits = Float32Array.from([2, -2, 4, 1]);
+    const penalty = repetitionPenalty(2, [0, 1], 4);
+    penalty.accept(1);
+    penalty.process(logits);
+    expect(Array.from(logits)).toEqual([1, -4, 4, 1]);
+    penalty.accept(3);
+    penalty.process(logits);
+    expect(Array.from(logits)).toEqual([0.5, -8, 4, 0.5]);
+  });
+
+  it('presence and frequency penalties count generated tokens', () => {
+    const penalty = presenceFrequencyPenalty(0.5, 0.25, 4);
+    for (const id of [2, 2, 3]) penalty.accept(id);
+    const logits = Float32Array.from([1, 1, 1, 1]);
+    penalty.process(logits);
+    expect(Array.from(logits)).toEqual([1, 1, 1 - 0.5 - 0.5, 1 - 0.5 - 0.25]);
+  });
+
+  it('logit bias adds per token', () => {
+    const logits = Float32Array.from([1, 1, 1]);
+    logitBias({ 0: 2, 2: Number.NEGATIVE_INFINITY }).process(logits);
+    expect(Array.from(logits)).toEqual([3, 1, Number.NEGATIVE_INFINITY]);
+  });
+});
+
+describe('sampling options end to end', () => {
+  let model: LanguageModel;
+  beforeAll(async () => {
+    model = await loadTiny();
+  });
+  afterAll(() => model.dispose());
+
+  it('the same seed gives the same tokens; another seed gives others', async () => {
+    const options = { maxNewTokens: 20, temperature: 1.2, topK: 0, topP: 0.95, minP: 0.01 };
+    const a = await model.generate('Once upon a time', { ...options, seed: 7 });
+    const b = await model.generate('Once upon a time', { ...options, seed: 7 });
+    const c = await model.generate('Once upon a time', { ...options, seed: 8 });
+    expect(b.tokenIds).toEqual(a.tokenIds);
+    expect(c.tokenIds).not.toEqual(a.tokenIds);
+    const greedy = await model.generate('Once upon a time', { maxNewTokens: 20 });
+    expect(a.tokenIds).not.toEqual(greedy.tokenIds);
+  });
+
+  it('a seeded batch samples each prompt as it would alone', async () => {
+    const options = { maxNewTokens: 10, temperature: 1, seed: 3 };
+    const [x, y] = await model.generate(['Hello', 'The capital of France is'], options);
+    expect(x.tokenIds).toEqual((await model.generate('Hello', options)).tokenIds);
+    expect(y.tokenIds).toEqual((await model.generate('The capital of France is', options)).tokenIds);
+  });
+
+  it('doSample: false is greedy even with a temperature', async () => {
+    const greedy = await model.generate('Hello', { maxNewTokens: 10 });
+    const forced = await model.generate('Hello', {
+      maxNewTokens: 10,
+      temperature: 1.5,
+      doSample: false,
+      seed: 1,
+    });
+    expect(forced.tokenIds).toEqual(greedy.tokenIds);
+  });
+
+  it('logitBias can ban the token greedy decoding would pick', async () => {
+    const greedy = await model.generate('Hello', { maxNewTokens: 3 });
+    const banned = await model.generate('Hello', {
+      maxNewTokens: 3,
+      logitBias: { [greedy.tokenIds[0]]: Number.NEGATIVE_INFINITY },
+    });
+    expect(banned.tokenIds[0]).not.toBe(greedy.tokenIds[0]);
+  });
+
+  it('penalties reach the logits that user processors and the sampler see', async () => {
+    const forced = model.tokenizer.encode('cat dog cat cat', { addSpecialTokens: false });
+    const seen: Float32Array[] = [];
+    const record: LogitsProcessor = (logits) => {
+      seen.push(logits.slice());
+    };
+    const run = async (options: object) => {
+      seen.length = 0;
+      await model.generate('x', {
+        ...options,
+        maxNewTokens: forced.length,
+        logitsProcessors: [record, forceTokens(forced)],
+      });
+      return seen.map((l) => l.slice());
+    };
+    const base = await run({});
+    const penalised = await run({ presencePenalty: 0.5, frequencyPenalty: 0.25, repetitionPenalty: 1.5 });
+    const step = forced.length - 1;
+    const [cat] = forced;
+    const catCount = forced.slice(0, step).filter((id) => id === cat).length;
+    const promptIds = new Set(model.tokenizer.encode('x'));
+    const expectRepetition = (v: number) => (v < 0 ? v * 1.5 : v / 1.5);
+    expect(penalised[step][cat]).toBeCloseTo(expectRepetition(base[step][cat]) - 0.5 - 0.25 * catCount, 4);
+    const untouched = Array.from({ length: 100 }, (_, i) => i + 1000).find(
+      (id) => !forced.includes(id) && !promptIds.has(id),
+    )!;
+    expect(penalised[step][untouched]).toBe(base[step][untouched]);
+  });
+});
