@@ -3,7 +3,6 @@
 // the DevTools protocol) and keep the app running, and a corrupted cache entry is re-downloaded,
 // never served.
 import { rm } from 'node:fs/promises';
-import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureModel } from '../fixtures/models.js';
 import {

@@ -1,18 +1,15 @@
 import {
   type Backend,
   type LanguageModel,
+  type LoadProgress,
   loadModel,
+  type ModelDtype,
   type ModelSourceReader,
   type ModelStorage,
-  type SessionOptions,
-} from '@slmkit/core';
-// TEMPORARY until core exports createModelFromSource (see the report): the same algorithm, over core's sources.
-import {
-  type LoadProgress,
-  type ModelDtype,
   onnxFileForDtype,
   openRemoteSource,
-} from '../../core/src/sources/index.js';
+  type SessionOptions,
+} from '@slmkit/core';
 import { createWebBackend, type WebBackendOptions } from './backend.js';
 import { isPickedFiles, openPickedFiles, type PickedFiles } from './local-files.js';
 import { createCacheStorage, isDeletedCorruptEntry } from './storage/cache-storage.js';
