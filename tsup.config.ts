@@ -20,12 +20,19 @@ function pkg(name: 'core' | 'node' | 'web', extra: Partial<Options> = {}): Optio
   };
 }
 
-export default defineConfig([
-  pkg('core', { platform: 'neutral' }),
+// The adapters' type declarations read @slmkit/core's built ones, so `npm run build` runs two
+// stages: SLMKIT_BUILD_STAGE=core, then SLMKIT_BUILD_STAGE=adapters (unset builds everything at once).
+const stage = process.env.SLMKIT_BUILD_STAGE;
+const core = [pkg('core', { platform: 'neutral' })];
+const adapters = [
   pkg('node', { platform: 'node' }),
   pkg('web', {
     platform: 'browser',
     entry: { index: 'packages/web/src/index.ts', worker: 'packages/web/src/worker-entry.ts' },
   }),
   webBrowserBundle(),
-]);
+];
+
+export default defineConfig(
+  stage === 'core' ? core : stage === 'adapters' ? adapters : [...core, ...adapters],
+);
