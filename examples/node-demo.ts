@@ -14,7 +14,11 @@ const [source = await ensureModel('tiny'), prompt = 'Tell me a story about a lig
 
 const model = await createModel(source);
 process.stdout.write(`model: ${source}\nuser: ${prompt}\nassistant: `);
-const stream = model.stream([{ role: 'user', content: prompt }], { maxNewTokens: 64, temperature: 0.7, seed: 42 });
+const stream = model.stream([{ role: 'user', content: prompt }], {
+  maxNewTokens: 64,
+  temperature: 0.7,
+  seed: 42,
+});
 for await (const chunk of stream) process.stdout.write(chunk.text);
 const { usage, finishReason } = await stream.result;
 process.stdout.write(
