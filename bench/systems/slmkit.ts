@@ -1,0 +1,62 @@
+/** slmkit as a user runs it: createModel() on the folder, then model.stream() over token ids. */
+import { createModel, type GenerateOptions, type LanguageModel } from '@slmkit/node';
+import {
+  type BenchSystem,
+  type LoadOptions,
+  ortSessionOptions,
+  type RunSpec,
+  type RunTiming,
+} from './types.js';
+
+export class SlmkitSystem implements BenchSystem {
+  readonly name = 'slmkit' as const;
+  private model!: LanguageModel;
+
+  async load(options: LoadOptions): Promise<void> {
+    const ort = ortSessionOptions(options);
+    this.model = await createModel(options.folder, {
+      sessionOptions: {
+        intraOpNumThreads: ort.intraOpNumThreads,
+        interOpNumThreads: ort.interOpNumThreads,
+        graphOptimizationLevel: ort.graphOptimizationLevel,
+        allowSpinning: options.spinning,
+      },
+    });
+  }
+
+  async run(spec: RunSpec): Promise<RunTiming> {
+    const options: GenerateOptions = {
+      maxNewTokens: spec.newTokens,
+      eosTokenIds: [], // the floor has no end-of-sequence rule either
+      ...(spec.sampling
+        ? {
+            doSample: true,
+            temperature: spec.sampling.temperature,
+            topK: spec.sampling.topK,
+            topP: spec.sampling.topP,
+            seed: spec.sampling.seed,
+          }
+        : { doSample: false }),
+    };
+    const start = performance.now();
+    const tokenIds: number[] = [];
+    let firstTokenTime = 0;
+    let lastTokenTime = 0;
+    for await (const chunk of this.model.stream({ inputIds: spec.promptIds }, options)) {
+      lastTokenTime = performance.now();
+      if (tokenIds.length === 0) firstTokenTime = lastTokenTime;
+      tokenIds.push(chunk.tokenId);
+    }
+    const end = performance.now();
+    return {
+      tokenIds,
+      ttftMs: firstTokenTime - start,
+      decodeMs: lastTokenTime - firstTokenTime,
+      totalMs: end - start,
+    };
+  }
+
+  async dispose(): Promise<void> {
+    await this.model.dispose();
+  }
+}
