@@ -220,7 +220,7 @@ export const PROMPTS: number[][] = [
   [1, 415, 2936, 9060, 338],
   [1, 315, 737, 263, 1243, 29892, 306],
 ];
-export const MAX_NEW_TOKENS = 16;
+export const MAX_NEW_TOKENS = 12;
 
 /** Greedy continuations of {@link PROMPTS} on the node backend: the reference. */
 export async function nodeReference(modelDir: string): Promise<number[][]> {
