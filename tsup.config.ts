@@ -28,6 +28,8 @@ const adapters = [
   pkg('node', { platform: 'node' }),
   pkg('web', {
     platform: 'browser',
+    // dist/browser is the self-contained bundle, built alongside by webBrowserBundle().
+    clean: ['!browser/**'],
     entry: { index: 'packages/web/src/index.ts', worker: 'packages/web/src/worker-entry.ts' },
   }),
   webBrowserBundle(),
