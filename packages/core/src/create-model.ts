@@ -27,6 +27,12 @@ export interface LoadModelOptions {
   onProgress?: LoadProgressCallback;
   /** Aborts downloading (loading a session cannot be interrupted). */
   signal?: AbortSignal;
+  /**
+   * Keep the KV cache of the last single-prompt call, so a next prompt that starts with the same
+   * tokens (the next turn of a chat, a shared system prompt) only runs its new part (default true;
+   * costs the memory of one cache between calls).
+   */
+  prefixCache?: boolean;
 }
 
 /** Options of {@link createModelFromSource}: loading, plus where and how to download remote models. */
@@ -135,6 +141,7 @@ export async function loadModel(
       tokenizer,
       chatTemplate,
       location: reader.location,
+      prefixCache: options.prefixCache,
     });
     options.onProgress?.({ phase: 'ready' });
     return model;

@@ -4,6 +4,8 @@ export type FinishReason = 'eos' | 'stop' | 'length' | 'cancelled';
 /** Token counts and timings of one sequence. */
 export interface GenerationUsage {
   promptTokens: number;
+  /** Prompt tokens taken from the prefix cache (an earlier call's KV cache) instead of being run again. */
+  cachedPromptTokens: number;
   completionTokens: number;
   /** From the call until the first new token was chosen (includes waiting for earlier calls and the prefill). */
   timeToFirstTokenMs: number;

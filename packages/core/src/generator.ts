@@ -35,6 +35,27 @@ export interface GenerationRequest {
   readonly options: ResolvedGenerateOptions;
   /** When the call was made (performance.now()), for time to first token. */
   readonly startTime: number;
+  /** Where a single-prompt run takes a kept KV cache from, and leaves its own (prefix caching). */
+  readonly prefixStore?: PrefixStore;
+}
+
+/** A KV cache kept after a single-prompt generation, with the token ids whose keys and values it holds. */
+export interface PrefixCacheEntry {
+  readonly cache: KvCache;
+  readonly tokenIds: readonly number[];
+}
+
+/** Holds at most one {@link PrefixCacheEntry} between calls; a run takes it and gives one back. */
+export interface PrefixStore {
+  take(): PrefixCacheEntry | undefined;
+  keep(entry: PrefixCacheEntry): void;
+}
+
+function commonPrefixLength(a: readonly number[], b: readonly number[]): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
 }
 
 /** The state of one sequence of the batch. */
@@ -84,6 +105,8 @@ export class GenerationRun {
   private readonly padding: number[];
   private readonly promptLength: number;
   private endTime = 0;
+  /** Prompt tokens whose keys and values came from the prefix cache instead of a prefill. */
+  private cachedPromptTokens = 0;
 
   constructor(private readonly request: GenerationRequest) {
     const seed = request.options.seed ?? randomSeed();
@@ -108,21 +131,28 @@ export class GenerationRun {
     const batch = this.sequences.length;
     const maxTotal = Math.min(this.promptLength + options.maxNewTokens, this.request.contextLength);
     const attention = new AttentionInputs(this.padding, maxTotal);
-    const cache = new KvCache(backend, signature, batch);
+    const { cache, reused } = this.acquireCache();
+    this.cachedPromptTokens = reused;
+    // The token ids whose keys and values the cache holds (single prompts only), for prefix reuse.
+    const processed = batch === 1 ? this.request.prompts[0].slice() : [];
     const stepIds = new BigInt64Array(batch);
+    const feeds = new StepFeeds(backend, signature, batch, stepIds);
     let logitsScratch: Float32Array | undefined;
     let logits: Tensor | undefined;
+    let failed = false;
     try {
       this.checkAbort();
-      // Prefill with the whole padded prompt.
-      const promptIds = new BigInt64Array(batch * this.promptLength);
+      // Prefill with the padded prompts, minus any prefix the cache already holds.
+      const length = this.promptLength - reused;
+      const promptIds = new BigInt64Array(batch * length);
       this.padding.forEach((pad, b) => {
         const ids = this.request.prompts[b];
-        for (let j = 0; j < this.promptLength; j++) {
-          promptIds[b * this.promptLength + j] = BigInt(j < pad ? this.request.padTokenId : ids[j - pad]);
+        for (let j = 0; j < length; j++) {
+          const k = reused + j;
+          promptIds[b * length + j] = BigInt(k < pad ? this.request.padTokenId : ids[k - pad]);
         }
       });
-      let outputs = await this.runStep(cache, attention, promptIds, this.promptLength, true);
+      let outputs = await this.runStep(feeds, cache, attention, promptIds, length);
       let total = this.promptLength;
       for (;;) {
         logits = outputs.logits;
@@ -146,15 +176,42 @@ export class GenerationRun {
         logits = undefined;
         if (this.sequences.every((s) => s.finishReason)) break;
         this.checkAbort();
-        outputs = await this.runStep(cache, attention, stepIds, 1, false);
+        outputs = await this.runStep(feeds, cache, attention, undefined, 1);
+        if (batch === 1) processed.push(Number(stepIds[0]));
         total += 1;
       }
+    } catch (error) {
+      failed = true;
+      throw error;
     } finally {
       // Also reached when the caller stops iterating in the middle of a step.
       logits?.dispose();
-      cache.release();
+      const store = this.request.prefixStore;
+      if (store && batch === 1 && !failed && cache.length === processed.length) {
+        store.keep({ cache, tokenIds: processed });
+      } else {
+        cache.release();
+      }
       this.endTime = performance.now();
     }
+  }
+
+  /**
+   * A single prompt reuses the kept cache for the longest prefix it shares with it (leaving at
+   * least one prompt token to run, for the logits); anything else starts from an empty cache.
+   */
+  private acquireCache(): { cache: KvCache; reused: number } {
+    const { backend, signature, prefixStore, prompts } = this.request;
+    const kept = prompts.length === 1 ? prefixStore?.take() : undefined;
+    if (kept) {
+      const reused = Math.min(commonPrefixLength(kept.tokenIds, prompts[0]), prompts[0].length - 1);
+      if (reused > 0) {
+        kept.cache.truncate(reused);
+        return { cache: kept.cache, reused };
+      }
+      kept.cache.release();
+    }
+    return { cache: new KvCache(backend, signature, prompts.length), reused: 0 };
   }
 
   /** Results per prompt; sequences still running are reported as 'cancelled'. */
@@ -169,6 +226,7 @@ export class GenerationRun {
         finishReason: s.finishReason ?? 'cancelled',
         usage: {
           promptTokens: s.promptTokenIds.length,
+          cachedPromptTokens: this.cachedPromptTokens,
           completionTokens: completion,
           timeToFirstTokenMs: completion > 0 ? s.firstTokenTime - this.request.startTime : 0,
           decodeTokensPerSecond: completion > 1 && decodeSeconds > 0 ? (completion - 1) / decodeSeconds : 0,
@@ -212,37 +270,19 @@ export class GenerationRun {
     return { text, tokenId, sequenceIndex: s.index };
   }
 
+  /** One run of the graph: the prompt (`promptIds`) or, without them, the tokens in `stepIds`. */
   private async runStep(
+    feeds: StepFeeds,
     cache: KvCache,
     attention: AttentionInputs,
-    ids: BigInt64Array,
+    promptIds: BigInt64Array | undefined,
     length: number,
-    prefill: boolean,
   ): Promise<Record<string, Tensor>> {
-    const { backend, session, signature } = this.request;
-    const batch = this.sequences.length;
-    const past = cache.length;
-    const total = past + length;
-    const feeds: Record<string, Tensor> = {
-      input_ids: backend.createTensor('int64', ids, [batch, length]),
-      ...cache.feeds(),
-    };
-    if (signature.hasAttentionMask) {
-      feeds.attention_mask = backend.createTensor('int64', attention.maskFor(total), [batch, total]);
-    }
-    if (signature.hasPositionIds) {
-      const positions = prefill ? attention.prefillPositions(length, past) : attention.stepPositions(past);
-      feeds.position_ids = backend.createTensor('int64', positions, [batch, length]);
-    }
-    if (signature.hasUseCacheBranch) {
-      feeds.use_cache_branch = backend.createTensor('bool', new Uint8Array([past > 0 ? 1 : 0]), [1]);
-    }
-    if (signature.logitsToKeepInput) {
-      feeds[signature.logitsToKeepInput] = backend.createTensor('int64', new BigInt64Array([1n]), []);
-    }
+    const { session } = this.request;
+    const total = cache.length + length;
     let outputs: Record<string, Tensor>;
     try {
-      outputs = await session.run(feeds);
+      outputs = await session.run(feeds.prepare(cache, attention, promptIds, length));
     } catch (cause) {
       throw new SlmkitError('RUNTIME_ERROR', `The model failed to run: ${(cause as Error).message}`, {
         cause,
@@ -257,5 +297,65 @@ export class GenerationRun {
     if (signal?.aborted) {
       throw new SlmkitError('ABORTED', 'Generation was aborted.', { cause: signal.reason });
     }
+  }
+}
+
+/**
+ * The feeds of one generation's runs, kept in one object: each step replaces only what changed, and
+ * the tensors whose shape and buffer stay the same from step to step (the new token ids, their
+ * positions, use_cache_branch, logits_to_keep) are created once.
+ */
+class StepFeeds {
+  private readonly feeds: Record<string, Tensor> = {};
+  private readonly stepIds: Tensor;
+  private stepPositions: Tensor | undefined;
+  private readonly useCache: Tensor[] = [];
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly signature: DecoderSignature,
+    private readonly batch: number,
+    stepIds: BigInt64Array,
+  ) {
+    this.stepIds = backend.createTensor('int64', stepIds, [batch, 1]);
+    if (signature.logitsToKeepInput) {
+      this.feeds[signature.logitsToKeepInput] = backend.createTensor('int64', new BigInt64Array([1n]), []);
+    }
+  }
+
+  /** The feeds of the next run: `promptIds` of `length` tokens, or else the step ids (length 1). */
+  prepare(
+    cache: KvCache,
+    attention: AttentionInputs,
+    promptIds: BigInt64Array | undefined,
+    length: number,
+  ): Record<string, Tensor> {
+    const { backend, signature, batch, feeds } = this;
+    const past = cache.length;
+    const total = past + length;
+    feeds.input_ids = promptIds ? backend.createTensor('int64', promptIds, [batch, length]) : this.stepIds;
+    cache.addFeedsTo(feeds);
+    if (signature.hasAttentionMask) {
+      feeds.attention_mask = backend.createTensor('int64', attention.maskFor(total), [batch, total]);
+    }
+    if (signature.hasPositionIds) {
+      if (promptIds) {
+        feeds.position_ids = backend.createTensor('int64', attention.prefillPositions(length, past), [
+          batch,
+          length,
+        ]);
+      } else {
+        // stepPositions() fills the same buffer every step.
+        const positions = attention.stepPositions(past);
+        this.stepPositions ??= backend.createTensor('int64', positions, [batch, 1]);
+        feeds.position_ids = this.stepPositions;
+      }
+    }
+    if (signature.hasUseCacheBranch) {
+      const flag = past > 0 ? 1 : 0;
+      this.useCache[flag] ??= backend.createTensor('bool', new Uint8Array([flag]), [1]);
+      feeds.use_cache_branch = this.useCache[flag];
+    }
+    return feeds;
   }
 }

@@ -40,16 +40,20 @@ export class KvCache {
     return Object.fromEntries(this.tensors);
   }
 
+  /** Puts the past tensors into an existing feeds object (what {@link feeds} returns, without a new object). */
+  addFeedsTo(feeds: Record<string, Tensor>): void {
+    this.assertLive();
+    for (const [name, tensor] of this.tensors) feeds[name] = tensor;
+  }
+
   /** Takes a run's present.* outputs as the new past and frees the old past tensors. */
   update(outputs: Record<string, Tensor>, newLength: number): void {
     this.assertLive();
-    const next = new Map<string, Tensor>();
-    for (const layer of this.signature.kvLayers) {
-      next.set(layer.pastKey, outputs[layer.presentKey]);
-      next.set(layer.pastValue, outputs[layer.presentValue]);
-    }
     this.disposeAll();
-    this.tensors = next;
+    for (const layer of this.signature.kvLayers) {
+      this.tensors.set(layer.pastKey, outputs[layer.presentKey]);
+      this.tensors.set(layer.pastValue, outputs[layer.presentValue]);
+    }
     this.length = newLength;
   }
 

@@ -5,7 +5,7 @@ import type { ModelConfig } from './config.js';
 import type { DecoderSignature } from './decoder-io.js';
 import { SlmkitError } from './errors.js';
 import type { GenerationResult, GenerationStream, StreamChunk } from './generation-types.js';
-import { GenerationRun } from './generator.js';
+import { GenerationRun, type PrefixCacheEntry, type PrefixStore } from './generator.js';
 import {
   type GenerateOptions,
   type Prompt,
@@ -24,6 +24,8 @@ export interface LanguageModelParts {
   readonly chatTemplate: ChatTemplate | undefined;
   /** Where the model came from, for messages. */
   readonly location: string;
+  /** Keep the KV cache of the last single-prompt call for the next one to reuse (default true). */
+  readonly prefixCache?: boolean;
 }
 
 function isMessageList(input: unknown): input is readonly ChatMessage[] {
@@ -49,10 +51,27 @@ export class LanguageModel {
   private readonly queue = new CallQueue();
   private disposed = false;
   private released = false;
+  /** The KV cache of the last single-prompt call, while no call is running. */
+  private kept: PrefixCacheEntry | undefined;
+  private readonly prefixStore: PrefixStore | undefined;
 
   constructor(private readonly parts: LanguageModelParts) {
     this.config = parts.config;
     this.tokenizer = parts.tokenizer;
+    this.prefixStore =
+      parts.prefixCache === false
+        ? undefined
+        : {
+            take: () => {
+              const entry = this.kept;
+              this.kept = undefined;
+              return entry;
+            },
+            keep: (entry) => {
+              this.kept?.cache.release();
+              this.kept = entry;
+            },
+          };
   }
 
   /**
@@ -113,6 +132,7 @@ export class LanguageModel {
       prompts: tokenized,
       options: resolved,
       startTime,
+      prefixStore: this.prefixStore,
     });
     return this.startStream(run, batched);
   }
@@ -135,6 +155,8 @@ export class LanguageModel {
     this.disposed = true;
     await this.queue.drain();
     this.released = true;
+    this.kept?.cache.release();
+    this.kept = undefined;
     await this.parts.session.release();
   }
 
