@@ -1,3 +1,6 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { LanguageModel } from '@slmkit/core';
 import { createModel } from '@slmkit/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -138,6 +141,59 @@ describe('graph variants are driven from their declared inputs', () => {
     } finally {
       await model.dispose();
       await reference.dispose();
+    }
+  });
+});
+
+describe('chat templates', () => {
+  const folders: string[] = [];
+  afterAll(() => {
+    for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+  });
+  async function copyOfTiny(edit: (dir: string) => void): Promise<string> {
+    const dir = mkdtempSync(join(tmpdir(), 'slmkit-template-'));
+    folders.push(dir);
+    cpSync(await ensureModel('tiny'), dir, { recursive: true });
+    edit(dir);
+    return dir;
+  }
+
+  it('a chat_template.jinja file wins over tokenizer_config.json, and sees templateVariables', async () => {
+    const dir = await copyOfTiny((d) =>
+      writeFileSync(
+        join(d, 'chat_template.jinja'),
+        '{% for m in messages %}[{{ m.role }}{% if shout %}!{% endif %}] {{ m.content }}{{ eos_token }}{% endfor %}{% if add_generation_prompt %}[assistant]{% endif %}',
+      ),
+    );
+    const model = await createModel(dir);
+    try {
+      const messages = [{ role: 'user', content: 'Hi' }];
+      expect(model.applyChatTemplate(messages)).toBe('[user] Hi</s>[assistant]');
+      expect(model.applyChatTemplate(messages, { shout: true })).toBe('[user!] Hi</s>[assistant]');
+      const a = await model.generate(messages, { maxNewTokens: 1, templateVariables: { shout: true } });
+      const ids = model.tokenizer.encode('[user!] Hi</s>[assistant]', { addSpecialTokens: false });
+      expect(a.usage.promptTokens).toBe(ids.length);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it('messages to a model without a chat template are refused with a clear error', async () => {
+    const dir = await copyOfTiny((d) => {
+      const path = join(d, 'tokenizer_config.json');
+      const config = JSON.parse(readFileSync(path, 'utf8'));
+      delete config.chat_template;
+      writeFileSync(path, JSON.stringify(config));
+    });
+    const model = await createModel(dir);
+    try {
+      await expect(model.generate([{ role: 'user', content: 'Hi' }])).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+        message: expect.stringMatching(/no chat template.*plain string or token ids/),
+      });
+      expect((await model.generate('Hi', { maxNewTokens: 2 })).tokenIds).toHaveLength(2);
+    } finally {
+      await model.dispose();
     }
   });
 });
