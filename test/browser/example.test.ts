@@ -16,9 +16,10 @@ describe.skipIf(!hasChromium)('examples/web-chat in Chromium', () => {
   let server: Server;
   let url: string;
   let browser: BrowserSession;
+  let modelDir: string;
 
   beforeAll(async () => {
-    const modelDir = await ensureModel('tiny');
+    modelDir = await ensureModel('tiny');
     [bundle, browser] = await Promise.all([buildBundle(), launchBrowser()]);
     ({ server, url } = await startWebChatServer({ port: 0, modelDir, bundleDir: bundle }));
   });
@@ -30,7 +31,7 @@ describe.skipIf(!hasChromium)('examples/web-chat in Chromium', () => {
     if (bundle) await rm(bundle, { recursive: true, force: true });
   });
 
-  it('loads the tiny model with progress, streams a reply, stops it and shows tokens/s', async () => {
+  it('loads the tiny model with progress, streams a reply, stops it, shows tokens/s; loads a picked folder', async () => {
     const page = await browser.newPage();
     await page.setViewportSize({ width: 1000, height: 760 });
     await page.goto(`${url}/`);
@@ -87,6 +88,32 @@ describe.skipIf(!hasChromium)('examples/web-chat in Chromium', () => {
     expect(await page.isDisabled('#stop')).toBe(true);
     await mkdir(fileURLToPath(new URL('../../test-results/', import.meta.url)), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+    // A model folder picked from disk loads without any model request.
+    const before = await page.evaluate(() => performance.getEntriesByType('resource').length);
+    await page.evaluate(() => {
+      document.getElementById('status')!.textContent = '';
+    });
+    await page.setInputFiles('#folder', modelDir);
+    await page.waitForFunction(
+      () =>
+        /^Ready: .*\bin [\d.]+ s\.$/.test(document.getElementById('status')?.textContent ?? '') &&
+        document.querySelectorAll('.message').length === 0,
+    );
+    const requested = await page.evaluate(
+      (n) =>
+        performance
+          .getEntriesByType('resource')
+          .slice(n)
+          .map((e) => new URL(e.name).pathname),
+      before,
+    );
+    expect(requested.filter((p) => p.startsWith('/models/'))).toEqual([]);
+    await page.fill('#prompt', 'Hello');
+    await page.fill('#max-tokens', '5');
+    await page.click('#send');
+    await page.waitForFunction(() => /· 5 tokens$/.test(document.getElementById('speed')?.textContent ?? ''));
+
     expect(browser.foreignRequests).toEqual([]);
     expect(browser.console.filter((line) => line.startsWith('pageerror'))).toEqual([]);
     await page.close();
