@@ -1,5 +1,12 @@
-import { type LanguageModel, type LogitsProcessor, loadModel } from '@slmkit/core';
-import { createModel, openLocalFolder } from '@slmkit/node';
+import {
+  type Backend,
+  type InferenceSession,
+  type LanguageModel,
+  type LogitsProcessor,
+  loadModel,
+} from '@slmkit/core';
+import { createModel, createNodeBackend, openLocalFolder } from '@slmkit/node';
+import type { Tensor } from 'onnxruntime-common';
 import * as ort from 'onnxruntime-node';
 import { ensureModel } from '../fixtures/models.js';
 import type { ModelSpecInput } from '../fixtures/spec.js';
@@ -84,3 +91,30 @@ export const PROMPTS = [
   'In 1492, Columbus sailed',
   'Hello',
 ];
+
+/** What {@link recordingBackend} saw: the input_ids shape of each run and every tensor returned. */
+export interface RunLog {
+  inputIds: number[][];
+  outputs: Tensor[];
+}
+
+/** The real onnxruntime-node backend, with every run of its sessions recorded (not replaced). */
+export function recordingBackend(log: RunLog): Backend {
+  const backend = createNodeBackend();
+  return {
+    ...backend,
+    async createSession(file, options) {
+      const session = await backend.createSession(file, options);
+      const recorded: InferenceSession = {
+        ...session,
+        async run(feeds, fetches) {
+          log.inputIds.push([...feeds.input_ids.dims]);
+          const result = await session.run(feeds, fetches);
+          log.outputs.push(...Object.values(result));
+          return result;
+        },
+      };
+      return recorded;
+    },
+  };
+}

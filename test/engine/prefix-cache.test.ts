@@ -1,32 +1,11 @@
-import { type Backend, type InferenceSession, type LanguageModel, loadModel } from '@slmkit/core';
+import { type LanguageModel, loadModel } from '@slmkit/core';
 import { createNodeBackend, openLocalFolder } from '@slmkit/node';
-import type { Tensor } from 'onnxruntime-common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureModel } from '../fixtures/models.js';
-
-/** The real node backend, recording the input_ids shape of every run and every output tensor. */
-function recordingBackend(log: { inputIds: number[][]; outputs: Tensor[] }): Backend {
-  const backend = createNodeBackend();
-  return {
-    ...backend,
-    async createSession(file, options) {
-      const session = await backend.createSession(file, options);
-      const recorded: InferenceSession = {
-        ...session,
-        async run(feeds, fetches) {
-          log.inputIds.push([...feeds.input_ids.dims]);
-          const result = await session.run(feeds, fetches);
-          log.outputs.push(...Object.values(result));
-          return result;
-        },
-      };
-      return recorded;
-    },
-  };
-}
+import { type RunLog, recordingBackend } from './helpers.js';
 
 describe('prefix cache', () => {
-  const log = { inputIds: [] as number[][], outputs: [] as Tensor[] };
+  const log: RunLog = { inputIds: [], outputs: [] };
   let cached: LanguageModel;
   let uncached: LanguageModel;
   beforeAll(async () => {
@@ -101,7 +80,7 @@ describe('prefix cache', () => {
   });
 
   it('dispose frees the kept cache', async () => {
-    const local = { inputIds: [] as number[][], outputs: [] as Tensor[] };
+    const local: RunLog = { inputIds: [], outputs: [] };
     const model = await loadModel(openLocalFolder(await ensureModel('tiny')), {
       backend: recordingBackend(local),
     });

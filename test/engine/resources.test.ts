@@ -1,36 +1,17 @@
-import { type Backend, type InferenceSession, loadModel } from '@slmkit/core';
-import { createNodeBackend, openLocalFolder } from '@slmkit/node';
-import type { Tensor } from 'onnxruntime-common';
+import { loadModel } from '@slmkit/core';
+import { openLocalFolder } from '@slmkit/node';
 import { describe, expect, it } from 'vitest';
 import { AttentionInputs } from '../../packages/core/src/attention-inputs.js';
 import { ensureModel } from '../fixtures/models.js';
-
-/** The real node backend, with every tensor a session returns recorded. */
-function recordingBackend(outputs: Tensor[]): Backend {
-  const backend = createNodeBackend();
-  return {
-    ...backend,
-    async createSession(file, options) {
-      const session = await backend.createSession(file, options);
-      const recorded: InferenceSession = {
-        ...session,
-        async run(feeds, fetches) {
-          const result = await session.run(feeds, fetches);
-          outputs.push(...Object.values(result));
-          return result;
-        },
-      };
-      return recorded;
-    },
-  };
-}
+import { type RunLog, recordingBackend } from './helpers.js';
 
 describe('resources', () => {
   it('every tensor a run returns is disposed by the end of the generation', async () => {
-    const outputs: Tensor[] = [];
+    const log: RunLog = { inputIds: [], outputs: [] };
+    const { outputs } = log;
     // Without the prefix cache, which keeps the last cache on purpose (tested in prefix-cache.test.ts).
     const model = await loadModel(openLocalFolder(await ensureModel('tiny')), {
-      backend: recordingBackend(outputs),
+      backend: recordingBackend(log),
       prefixCache: false,
     });
     try {
@@ -51,9 +32,10 @@ describe('resources', () => {
   });
 
   it('during decoding only the current KV cache is alive', async () => {
-    const outputs: Tensor[] = [];
+    const log: RunLog = { inputIds: [], outputs: [] };
+    const { outputs } = log;
     const model = await loadModel(openLocalFolder(await ensureModel('tiny')), {
-      backend: recordingBackend(outputs),
+      backend: recordingBackend(log),
     });
     const alive: number[] = [];
     try {
