@@ -3,6 +3,7 @@
 // served from the Cache API without model requests.
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ortDistDir } from '../../packages/web/tsup.browser.js';
 import { ensureModel } from '../fixtures/models.js';
 import {
   type BrowserSession,
@@ -33,6 +34,7 @@ async function runInPage(args: {
   maxNewTokens: number;
   device?: string;
   numThreads?: number;
+  wasmPaths?: string;
 }): Promise<PageRun> {
   const web = (globalThis as unknown as { slmkit: SlmkitGlobal }).slmkit;
   const warnings: string[] = [];
@@ -40,6 +42,7 @@ async function runInPage(args: {
   const backend = web.createWebBackend({
     device: args.device as 'auto' | 'wasm' | 'webgpu' | 'webnn' | undefined,
     numThreads: args.numThreads,
+    wasmPaths: args.wasmPaths,
     onWarning: (m) => warnings.push(m),
   });
   const model = await web.createModel(args.modelUrl, {
@@ -76,7 +79,8 @@ describe.skipIf(!hasChromium)('@slmkit/web in Chromium', () => {
       nodeReference(modelDir),
       launchBrowser(),
     ]);
-    const mounts = { '/slmkit/': bundle, '/models/tiny/': modelDir };
+    // /ort/: onnxruntime-web's runtime files, self-hosted apart from the bundle (the wasmPaths option).
+    const mounts = { '/slmkit/': bundle, '/models/tiny/': modelDir, '/ort/': ortDistDir() };
     const pages = { '/': TEST_PAGE };
     [plain, isolated] = await Promise.all([
       startStaticServer({ mounts, pages }),
@@ -110,9 +114,19 @@ describe.skipIf(!hasChromium)('@slmkit/web in Chromium', () => {
     await page.close();
   });
 
-  it('multi-threaded wasm (cross-origin isolated page) matches node token for token', async () => {
+  it('multi-threaded wasm (cross-origin isolated page, runtime from wasmPaths) matches node token for token', async () => {
     const page = await openTestPage(browser, isolated);
-    const run = await page.evaluate(runInPage, { ...args(isolated), device: 'wasm', numThreads: 2 });
+    const run = await page.evaluate(runInPage, {
+      ...args(isolated),
+      device: 'wasm',
+      numThreads: 2,
+      wasmPaths: '/ort/',
+    });
+    const wasm = isolated
+      .requests('')
+      .filter((r) => r.path.endsWith('.wasm'))
+      .map((r) => r.path);
+    expect(wasm).toEqual(['/ort/ort-wasm-simd-threaded.wasm']);
     expect(run.runtime).toEqual({ executionProvider: 'wasm', numThreads: 2, crossOriginIsolated: true });
     expect(run.tokens).toEqual(reference);
     expect(browser.foreignRequests).toEqual([]);
