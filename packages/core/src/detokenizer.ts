@@ -12,6 +12,11 @@ export class IncrementalDetokenizer {
   private prefixOffset = 0;
   /** Tokens before this index have been emitted. */
   private readOffset = 0;
+  /**
+   * Decodes of one-token windows, by token id. In the steady state the window before a new token is
+   * exactly the previous token, so this halves the tokenizer calls per token.
+   */
+  private readonly single = new Map<number, string>();
 
   constructor(
     private readonly tokenizer: TextTokenizer,
@@ -43,6 +48,15 @@ export class IncrementalDetokenizer {
 
   private decodeRange(start: number, end: number): string {
     if (start === end) return '';
+    if (end - start === 1) {
+      const id = this.ids[start];
+      let text = this.single.get(id);
+      if (text === undefined) {
+        text = this.tokenizer.decode([id], { skipSpecialTokens: this.skipSpecialTokens });
+        this.single.set(id, text);
+      }
+      return text;
+    }
     return this.tokenizer.decode(this.ids.slice(start, end), { skipSpecialTokens: this.skipSpecialTokens });
   }
 }

@@ -48,10 +48,13 @@ export function topIndices(values: Float32Array, count: number, out: Int32Array)
   };
   for (let i = 0; i < count; i++) heap[i] = i;
   for (let i = (count >> 1) - 1; i >= 0; i--) siftDown(i, count);
+  // The smallest value kept so far: most values are below it, and cost one comparison each.
+  let threshold = values[heap[0]];
   for (let i = count; i < values.length; i++) {
-    if (values[i] > values[heap[0]]) {
+    if (values[i] > threshold) {
       heap[0] = i;
       siftDown(0, count);
+      threshold = values[heap[0]];
     }
   }
   // Heap sort in place: repeatedly move the smallest to the end, which leaves the order descending.
@@ -85,30 +88,29 @@ export class TokenSampler {
     if (temperature === 0) return argmax(logits);
     const vocab = logits.length;
     const probs = this.probs.length === vocab ? this.probs : new Float32Array(vocab);
-    const max = logits[argmax(logits)];
-    if (!(max > Number.NEGATIVE_INFINITY)) {
-      throw new SlmkitError(
-        'INVALID_INPUT',
-        'Every token has a logit of -Infinity or NaN: nothing can be sampled (check logitBias and logits processors).',
-      );
-    }
-    // Unnormalised probabilities; the most likely token has exactly 1, which makes min-p a plain threshold.
-    let total = 0;
-    for (let i = 0; i < vocab; i++) {
-      const p = Math.exp((logits[i] - max) / temperature);
-      probs[i] = p;
-      total += p;
-    }
-    if ((topK <= 0 || topK >= vocab) && topP >= 1) return this.drawAll(probs, minP);
-
     const order = this.order.length >= vocab ? this.order : new Int32Array(vocab);
     let count: number;
+    let total = 0;
     if (topK > 0 && topK < vocab) {
+      // Top-k first, on the logits themselves (exp keeps their order): one comparison per token, and
+      // exponentials only for the k kept, instead of for the whole vocabulary.
       count = topK;
-      topIndices(probs, count, order);
-      total = 0;
-      for (let i = 0; i < count; i++) total += probs[order[i]];
+      topIndices(logits, count, order);
+      const max = this.checkedMax(logits, logits[order[0]]);
+      for (let i = 0; i < count; i++) {
+        const id = order[i];
+        probs[id] = Math.exp((logits[id] - max) / temperature);
+        total += probs[id];
+      }
     } else {
+      const max = this.checkedMax(logits, logits[argmax(logits)]);
+      // Unnormalised probabilities; the most likely token has exactly 1, which makes min-p a plain threshold.
+      for (let i = 0; i < vocab; i++) {
+        const p = Math.exp((logits[i] - max) / temperature);
+        probs[i] = p;
+        total += p;
+      }
+      if (topP >= 1) return this.drawAll(probs, minP);
       // Top-p alone: grow the candidate list until it holds topP of the mass (usually at the first try).
       count = Math.min(vocab, 64);
       for (;;) {
@@ -144,6 +146,18 @@ export class TokenSampler {
       if (u < 0) return order[i];
     }
     return order[keep - 1];
+  }
+
+  /** `max` (the largest logit), after checking that there is something to sample. */
+  private checkedMax(logits: Float32Array, max: number): number {
+    // NaN in the first position makes argmax (and so the sampler) see NaN as the maximum.
+    if (!(max > Number.NEGATIVE_INFINITY) || Number.isNaN(logits[0])) {
+      throw new SlmkitError(
+        'INVALID_INPUT',
+        'Every token has a logit of -Infinity or NaN: nothing can be sampled (check logitBias and logits processors).',
+      );
+    }
+    return max;
   }
 
   /** Draws from the whole distribution, minus tokens under the min-p threshold. */
