@@ -157,7 +157,9 @@ describe.skipIf(!hasChromium)('@slmkit/web in Chromium', () => {
     });
     expect(gpu.runtime.executionProvider).toBe('wasm');
     expect(gpu.warnings).toHaveLength(1);
-    expect(gpu.warnings[0]).toMatch(/webgpu.*falling back to wasm/);
+    expect(gpu.warnings[0]).toMatch(/WebGPU is not available.*no adapter.*falling back to wasm/);
+    // The large WebGPU runtime was not even fetched.
+    expect(plain.requests('/slmkit/ort-wasm-simd-threaded.jsep')).toEqual([]);
     expect(gpu.tokens).toEqual(reference.slice(0, 1));
     await page.close();
   });

@@ -46,7 +46,7 @@ describe.skipIf(!hasChromium)('@slmkit/web on WebGPU (software adapter)', () => 
     if (bundle) await rm(bundle, { recursive: true, force: true });
   });
 
-  it("device 'auto' picks WebGPU when an adapter exists, and its greedy tokens equal node's", async () => {
+  it("device 'auto' picks WebGPU when an adapter exists, and its greedy tokens equal node's; a failing EP falls back", async () => {
     const page = await openTestPage(browser, server);
     const run = await page.evaluate(
       async ({ modelUrl, prompt, maxNewTokens }) => {
@@ -63,6 +63,25 @@ describe.skipIf(!hasChromium)('@slmkit/web on WebGPU (software adapter)', () => 
     expect(run.executionProvider).toBe('webgpu');
     expect(run.warnings).toEqual([]);
     expect(run.tokenIds).toEqual(reference);
+    // An execution provider that fails to initialise (no WebNN in this browser) falls back to wasm with a warning.
+    const webnn = await page.evaluate(
+      async ({ modelUrl, prompt, maxNewTokens }) => {
+        const { slmkit } = globalThis as unknown as { slmkit: SlmkitGlobal };
+        const warnings: string[] = [];
+        const backend = slmkit.createWebBackend({ device: 'webnn', onWarning: (m) => warnings.push(m) });
+        const model = await slmkit.createModel(modelUrl, { backend });
+        const { tokenIds } = await model.generate({ inputIds: prompt }, { maxNewTokens, temperature: 0 });
+        await model.dispose();
+        return { tokenIds, executionProvider: backend.runtimeInfo().executionProvider, warnings };
+      },
+      { modelUrl: `${server.url}/models/tiny/`, prompt: PROMPTS[1], maxNewTokens: NEW_TOKENS },
+    );
+    expect(webnn.executionProvider).toBe('wasm');
+    expect(webnn.warnings).toHaveLength(1);
+    expect(webnn.warnings[0]).toMatch(
+      /the webnn execution provider could not run onnx\/model\.onnx .*falling back to wasm/,
+    );
+    expect(webnn.tokenIds).toEqual(reference);
     expect(browser.foreignRequests).toEqual([]);
     await page.close();
   });

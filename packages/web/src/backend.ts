@@ -1,4 +1,10 @@
-import { type Backend, type SessionOptions, toOrtSessionOptions, wrapOrtSession } from '@slmkit/core';
+import {
+  type Backend,
+  type SessionOptions,
+  SlmkitError,
+  toOrtSessionOptions,
+  wrapOrtSession,
+} from '@slmkit/core';
 import type * as OrtWeb from 'onnxruntime-web';
 
 /** An onnxruntime-web module (`onnxruntime-web`, `onnxruntime-web/wasm`, ...). */
@@ -15,6 +21,7 @@ const importFullBuild = () => import('onnxruntime-web') as Promise<OrtWebModule>
  *
  * - `'auto'` (default): `'webgpu'` when `navigator.gpu.requestAdapter()` gives an adapter, else `'wasm'`.
  *   WebNN is never chosen automatically: it is still behind flags in most browsers.
+ * - `'webgpu'` without an adapter runs on wasm at once, with a warning.
  * - `'wasm'`: CPU, multi-threaded when the page is cross-origin isolated (COOP/COEP headers), else one thread.
  * - `'webgpu'` / `'webnn'`: the GPU (or NPU) through that API; when it cannot be initialised the backend
  *   warns (see {@link WebBackendOptions.onWarning}) and runs on wasm instead.
@@ -63,11 +70,26 @@ export interface WebBackend extends Backend {
   runtimeInfo(): WebRuntimeInfo;
 }
 
-/** The execution providers `device` stands for, in order of preference (`'auto'` asks WebGPU for an adapter). */
-export async function resolveDevice(device: WebDevice = 'auto'): Promise<string[]> {
-  if (device === 'auto') return (await hasWebGpuAdapter()) ? ['webgpu'] : ['wasm'];
-  if (device === 'wasm' || device === 'webgpu' || device === 'webnn') return [device];
-  throw new TypeError(`Unknown device ${JSON.stringify(device)}: use 'auto', 'wasm', 'webgpu' or 'webnn'.`);
+/**
+ * The execution providers `device` stands for. `'auto'` and `'webgpu'` ask WebGPU for an adapter
+ * first; `'webgpu'` without one resolves to wasm with a `warning` (so the large WebGPU runtime is not
+ * even downloaded).
+ */
+export async function resolveDevice(
+  device: WebDevice = 'auto',
+): Promise<{ executionProviders: string[]; warning?: string }> {
+  if (device === 'auto') return { executionProviders: [(await hasWebGpuAdapter()) ? 'webgpu' : 'wasm'] };
+  if (device === 'webgpu' && !(await hasWebGpuAdapter())) {
+    return {
+      executionProviders: ['wasm'],
+      warning: 'slmkit: WebGPU is not available here (navigator.gpu gave no adapter); falling back to wasm.',
+    };
+  }
+  if (device === 'wasm' || device === 'webgpu' || device === 'webnn') return { executionProviders: [device] };
+  throw new SlmkitError(
+    'INVALID_OPTION',
+    `Unknown device ${JSON.stringify(device)}: use 'auto', 'wasm', 'webgpu' or 'webnn'.`,
+  );
 }
 
 async function hasWebGpuAdapter(): Promise<boolean> {
@@ -124,7 +146,8 @@ export function createWebBackend(options: WebBackendOptions = {}): WebBackend {
     capabilities: { preallocatedOutputs: false, deviceResidentOutputs: false },
     async createSession(model, session) {
       if (session.executionProviders) return create(model, session);
-      const providers = await resolveDevice(options.device);
+      const { executionProviders: providers, warning } = await resolveDevice(options.device);
+      if (warning) warn(warning);
       try {
         return await create(model, { ...session, executionProviders: providers });
       } catch (error) {
