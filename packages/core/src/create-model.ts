@@ -125,9 +125,18 @@ export async function loadModel(
     session = await options.backend.createSession(file, options.sessionOptions ?? {});
   } catch (cause) {
     if (cause instanceof SlmkitError) throw cause;
+    const message = (cause as Error).message;
+    const provider = options.sessionOptions?.executionProviders?.find((ep) => message.includes(ep));
+    if (provider) {
+      throw new SlmkitError(
+        'INVALID_OPTION',
+        `Execution provider "${provider}" is not available in ${options.backend.name} (${message}). Pick one the runtime supports, e.g. 'cpu' on node or 'wasm' in a browser.`,
+        { cause },
+      );
+    }
     throw new SlmkitError(
       'MODEL_FILE_INVALID',
-      `${modelPath} in ${reader.location} could not be loaded by ${options.backend.name}: ${(cause as Error).message}`,
+      `${modelPath} in ${reader.location} could not be loaded by ${options.backend.name}: ${message}`,
       { cause },
     );
   }
