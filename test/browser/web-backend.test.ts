@@ -25,6 +25,8 @@ interface PageRun {
   runtime: { executionProvider?: string; numThreads?: number; crossOriginIsolated: boolean };
   progress: { phase: string; file?: string; cached?: boolean }[];
   warnings: string[];
+  ticks: number;
+  generationMs: number;
 }
 
 /** Runs in the page: load the model from `modelUrl` and generate greedily for every prompt. */
@@ -55,13 +57,19 @@ async function runInPage(args: {
       }),
   });
   const tokens: number[][] = [];
+  // A 5 ms timer on the page keeps firing while the model generates on the main thread.
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 5);
+  const start = performance.now();
   for (const inputIds of args.prompts) {
     tokens.push(
       (await model.generate({ inputIds }, { maxNewTokens: args.maxNewTokens, temperature: 0 })).tokenIds,
     );
   }
+  const generationMs = performance.now() - start;
+  clearInterval(timer);
   await model.dispose();
-  return { tokens, runtime: backend.runtimeInfo(), progress, warnings };
+  return { tokens, runtime: backend.runtimeInfo(), progress, warnings, ticks, generationMs };
 }
 
 describe.skipIf(!hasChromium)('@slmkit/web in Chromium', () => {
@@ -106,6 +114,10 @@ describe.skipIf(!hasChromium)('@slmkit/web in Chromium', () => {
     expect(run.tokens).toEqual(reference);
     // Two threads were asked for, but without cross-origin isolation onnxruntime-web runs one.
     expect(run.runtime).toEqual({ executionProvider: 'wasm', numThreads: 1, crossOriginIsolated: false });
+    // Generation on the main thread yields a macrotask before each run, so timers (and rendering) get
+    // turns during generation; without it they would not run at all until it ends.
+    const generated = run.tokens.flat().length;
+    expect(run.ticks).toBeGreaterThan(generated / 4);
     expect(run.progress.at(-1)).toEqual({ phase: 'ready', file: undefined, cached: undefined });
     expect(
       run.progress.some((p) => p.phase === 'download' && p.file === 'onnx/model.onnx' && !p.cached),

@@ -1,5 +1,6 @@
 import {
   type Backend,
+  type InferenceSession,
   type SessionOptions,
   SlmkitError,
   toOrtSessionOptions,
@@ -130,14 +131,24 @@ export function createWebBackend(options: WebBackendOptions = {}): WebBackend {
   const create = async (model: Parameters<Backend['createSession']>[0], session: SessionOptions) => {
     const runtime = await moduleFor(session.executionProviders ?? ['wasm']);
     const source = model.data ?? model.path;
-    if (source === undefined) throw new TypeError(`${model.name} has neither data nor a URL to load.`);
+    if (source === undefined) {
+      throw new SlmkitError('MODEL_FILE_MISSING', `${model.name} has neither data nor a URL to load.`);
+    }
     const externalData = model.externalData?.map((file) => ({ path: file.path, data: file.data }));
     const created = await runtime.InferenceSession.create(source as Uint8Array, {
       ...toOrtSessionOptions(session),
       externalData,
     });
     executionProvider = session.executionProviders?.[0];
-    return wrapOrtSession(created);
+    const wrapped = wrapOrtSession(created);
+    const run = wrapped.run;
+    // onnxruntime-web's runs settle through microtasks only, so a generation loop would never let the
+    // page render or a worker receive messages; one macrotask turn per run keeps both responsive.
+    const yieldingRun: InferenceSession['run'] = async (feeds, fetches) => {
+      await yieldToEventLoop();
+      return run(feeds, fetches);
+    };
+    return { ...wrapped, run: yieldingRun };
   };
 
   return {
@@ -168,4 +179,17 @@ export function createWebBackend(options: WebBackendOptions = {}): WebBackend {
       crossOriginIsolated: Boolean((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated),
     }),
   };
+}
+
+/** One macrotask turn (MessageChannel: no setTimeout clamping), so queued events and rendering can run. */
+export function yieldToEventLoop(): Promise<void> {
+  if (typeof MessageChannel === 'undefined') return new Promise((resolve) => setTimeout(resolve, 0));
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
 }

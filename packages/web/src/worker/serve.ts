@@ -1,5 +1,5 @@
 import { type LanguageModel, SlmkitError } from '@slmkit/core';
-import { createWebBackend, type WebBackend } from '../backend.js';
+import { createWebBackend, type WebBackend, yieldToEventLoop } from '../backend.js';
 import { createModel } from '../create-model.js';
 import {
   type DistributiveOmit,
@@ -84,8 +84,7 @@ export function serveModelWorker(scope: WorkerScope = globalThis as unknown as W
         });
         for await (const chunk of stream) {
           post({ id: request.id, kind: 'chunk', chunk });
-          // onnxruntime-web's runs settle through microtasks only: without a macrotask turn here, the
-          // page's cancel and abort messages would wait until the whole generation is over.
+          // Let the page's cancel and abort messages in (onnxruntime-web's runs never yield by themselves).
           await yieldToEventLoop();
           if (cancelled.has(request.id)) break;
         }
@@ -128,17 +127,5 @@ export function serveModelWorker(scope: WorkerScope = globalThis as unknown as W
         controllers.delete(request.id);
         cancelled.delete(request.id);
       });
-  });
-}
-
-/** Lets queued messages (cancel, abort) run: one macrotask turn, without setTimeout's clamping. */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => {
-      channel.port1.close();
-      resolve();
-    };
-    channel.port2.postMessage(null);
   });
 }
