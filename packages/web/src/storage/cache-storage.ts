@@ -1,4 +1,4 @@
-import { type ModelStorage, SlmkitError, type StorageWriter } from '@slmkit/core';
+import { type ModelStorage, type ReadableStorageWriter, SlmkitError } from '@slmkit/core';
 import { keyParts, sha256Hex, storageError } from './errors.js';
 
 /** A browser {@link ModelStorage} that can also forget everything it holds. */
@@ -14,9 +14,7 @@ export interface CacheStorageOptions {
 }
 
 /** A writer that can hand back the bytes it kept from an earlier attempt (lets core re-verify a resume). */
-export interface ResumableWriter extends StorageWriter {
-  readPartial(): AsyncIterable<Uint8Array>;
-}
+export type ResumableWriter = ReadableStorageWriter;
 
 const SIZE_HEADER = 'x-slmkit-size';
 const HASH_HEADER = 'x-slmkit-sha256';
