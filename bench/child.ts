@@ -1,6 +1,7 @@
 /**
  * One measurement in a fresh process: load one system, warm up, run one workload, and send the
- * timings (plus the process's peak RSS) to the parent over IPC. Run by bench/run.ts.
+ * timings (plus the process's peak RSS) to the parent over IPC (to stdout when run alone, e.g. under
+ * `node --cpu-prof --import tsx bench/child.ts slmkit greedy-128 2 1 1`). Run by bench/run.ts.
  *
  *   node --import tsx bench/child.ts <system> <workload> <threads> <spinning 0|1> <reps>
  */
@@ -41,7 +42,11 @@ async function main() {
     runs,
     peakRssMb,
   };
-  process.send!(result, () => process.exit(0));
+  if (process.send) process.send(result, () => process.exit(0));
+  else
+    console.log(
+      JSON.stringify({ ...result, runs: result.runs.map((r) => ({ ...r, tokenIds: r.tokenIds.length })) }),
+    );
 }
 
 main().catch((error) => {

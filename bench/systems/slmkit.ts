@@ -15,6 +15,9 @@ export class SlmkitSystem implements BenchSystem {
   async load(options: LoadOptions): Promise<void> {
     const ort = ortSessionOptions(options);
     this.model = await createModel(options.folder, {
+      // The warm-up uses the same prompt: with the prefix cache on, the measured run would reuse its
+      // KV cache and skip the prefill, which no other system does.
+      prefixCache: false,
       sessionOptions: {
         intraOpNumThreads: ort.intraOpNumThreads,
         interOpNumThreads: ort.interOpNumThreads,
