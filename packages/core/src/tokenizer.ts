@@ -22,12 +22,17 @@ function tokenContent(value: unknown): string | undefined {
   return undefined;
 }
 
-/** Wraps @huggingface/tokenizers around a tokenizer.json and tokenizer_config.json. */
+/**
+ * Wraps @huggingface/tokenizers around a parsed tokenizer.json and tokenizer_config.json. Takes
+ * ownership of `tokenizerJson`: its raw `model.vocab` and `model.merges` are dropped once the
+ * tokenizer is built.
+ */
 export function createTokenizer(
   tokenizerJson: Record<string, unknown>,
   tokenizerConfig: Record<string, unknown>,
 ): TextTokenizer {
   const tokenizer = new HfTokenizer(tokenizerJson, tokenizerConfig);
+  releaseConstructionTables(tokenizer, tokenizerJson);
   const specialTokens: Record<string, string> = {};
   for (const key of [
     'bos_token',
@@ -50,4 +55,21 @@ export function createTokenizer(
     idToToken: (id) => tokenizer.id_to_token(id),
     specialTokens,
   };
+}
+
+/**
+ * Frees what @huggingface/tokenizers (0.2.x) only needs while it is being built: the raw vocabulary
+ * and merges of tokenizer.json, which it keeps referenced, and a BPE model's merge pairs, already
+ * turned into its rank map. Every V8 garbage collection marks the whole heap, and on node
+ * onnxruntime's output copies trigger one every step or two, so a smaller heap decodes faster
+ * (docs/benchmarks.md). The JSON object is the caller's: it loses those two fields.
+ */
+function releaseConstructionTables(tokenizer: HfTokenizer, tokenizerJson: Record<string, unknown>): void {
+  const model = (tokenizer as unknown as { model?: { merges?: unknown; bpe_ranks?: unknown } }).model;
+  if (model?.bpe_ranks instanceof Map) model.merges = undefined;
+  const raw = tokenizerJson.model as Record<string, unknown> | undefined;
+  if (raw) {
+    delete raw.vocab;
+    delete raw.merges;
+  }
 }
