@@ -178,6 +178,31 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
     return false;
   };
 
+  /** Answers 404 for an unknown repository or revision and 401/403 for a gated one; true when the request may go on. */
+  const admitRepo = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    entry: LoggedRequest,
+    repo: string,
+    revision: string,
+  ): boolean => {
+    const notFound = (code: string, error: string) => {
+      send(
+        res,
+        entry,
+        404,
+        { 'Content-Type': 'application/json', 'X-Error-Code': code },
+        JSON.stringify({ error }),
+      );
+      return false;
+    };
+    if (!options.repos[repo]) return notFound('RepoNotFound', 'Repository not found');
+    if (!authorize(req, res, entry, repo)) return false;
+    if (revision !== 'main' && revision !== commitOf(repo))
+      return notFound('RevisionNotFound', `Invalid rev id: ${revision}`);
+    return true;
+  };
+
   /** Serves a file body (hub for small files, content host for large ones) with Range and faults. */
   const serveBody = async (
     req: IncomingMessage,
@@ -324,25 +349,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
         );
       if (statusFault?.kind === 'html')
         return send(res, entry, 200, { 'Content-Type': 'text/html' }, '<html></html>');
-      if (!options.repos[repo]) {
-        return send(
-          res,
-          entry,
-          404,
-          { 'Content-Type': 'application/json', 'X-Error-Code': 'RepoNotFound' },
-          '{"error":"Repository not found"}',
-        );
-      }
-      if (!authorize(req, res, entry, repo)) return;
-      if (revision !== 'main' && revision !== commitOf(repo)) {
-        return send(
-          res,
-          entry,
-          404,
-          { 'Content-Type': 'application/json', 'X-Error-Code': 'RevisionNotFound' },
-          `{"error":"Invalid rev id: ${revision}"}`,
-        );
-      }
+      if (!admitRepo(req, res, entry, repo, revision)) return;
       const blobs = url.searchParams.get('blobs') === 'true';
       const siblings = listFiles(repo).map((file) => {
         const data = readFileSync(file.absolute);
@@ -388,25 +395,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       .map(decodeURIComponent)
       .join('/');
     const entry = log('hub', req, filePath);
-    if (!options.repos[repo]) {
-      return send(
-        res,
-        entry,
-        404,
-        { 'Content-Type': 'application/json', 'X-Error-Code': 'RepoNotFound' },
-        '{"error":"Repository not found"}',
-      );
-    }
-    if (!authorize(req, res, entry, repo)) return;
-    if (revision !== 'main' && revision !== commitOf(repo)) {
-      return send(
-        res,
-        entry,
-        404,
-        { 'Content-Type': 'application/json', 'X-Error-Code': 'RevisionNotFound' },
-        '{"error":"Invalid rev id"}',
-      );
-    }
+    if (!admitRepo(req, res, entry, repo, revision)) return;
     const file = slash < 0 ? undefined : fileOf(repo, filePath);
     if (!file) {
       return send(
