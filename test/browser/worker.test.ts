@@ -133,7 +133,9 @@ describe.skipIf(!hasChromium)('createWorkerModel in Chromium', () => {
     expect(new Set(run.arrivals.map((t) => Math.round(t / 10))).size).toBeGreaterThan(10);
     // A 5 ms timer on the page kept firing during generation.
     expect(run.ticks).toBeGreaterThan(run.end / 50);
-    expect(run.maxGap).toBeLessThan(250);
+    // Never stalled for a long part of the generation (a blocked main thread shows one gap of ≈ all of it);
+    // relative, because a loaded 2-core machine can delay a timer by a few hundred milliseconds.
+    expect(run.maxGap).toBeLessThan(Math.max(250, run.end / 4));
   });
 
   it('forwards abort (ABORTED SlmkitError on the page), stops on break, and stays usable', async () => {
