@@ -101,7 +101,7 @@ function samplerRows(): MicroRow[] {
     const flat = logitRows(vocab, 8, true);
     for (const config of configs) {
       const logits = config.flat ? flat : realistic;
-      const sampler = new TokenSampler(config.params, vocab, createRng(7));
+      const sampler = new TokenSampler(config.params, createRng(7));
       const seen = Array.from({ length: 256 }, (_, i) => (i * 7919) % vocab);
       const penalty = config.penalty ? repetitionPenalty(1.1, seen, vocab) : undefined;
       const timing = timePerCall((i) => {

@@ -38,7 +38,7 @@ function sampleMany(
   draws: number,
   seed: number,
 ): Map<number, number> {
-  const sampler = new TokenSampler(params, logits.length, createRng(seed));
+  const sampler = new TokenSampler(params, createRng(seed));
   const counts = new Map<number, number>();
   for (let i = 0; i < draws; i++) {
     const id = sampler.sample(logits);
@@ -103,9 +103,21 @@ describe('sampler', () => {
     for (const id of counts.keys()) expect(expected.has(id)).toBe(true);
   });
 
+  it('never picks NaN, and refuses to sample when no logit is finite', () => {
+    const greedy = new TokenSampler({ temperature: 0, topK: 0, topP: 1, minP: 0 }, createRng(1));
+    expect(greedy.sample(Float32Array.from([Number.NaN, 1, 3, 2]))).toBe(2);
+    const sampler = new TokenSampler({ temperature: 1, topK: 0, topP: 1, minP: 0 }, createRng(1));
+    for (const logits of [
+      [Number.NaN, Number.NaN],
+      [Number.NEGATIVE_INFINITY, Number.NaN],
+    ]) {
+      expect(() => sampler.sample(Float32Array.from(logits))).toThrow(/nothing can be sampled/);
+    }
+  });
+
   it('is greedy at temperature 0', () => {
     const logits = randomLogits(1000, 5, 4);
-    const sampler = new TokenSampler({ temperature: 0, topK: 0, topP: 1, minP: 0 }, 1000, createRng(1));
+    const sampler = new TokenSampler({ temperature: 0, topK: 0, topP: 1, minP: 0 }, createRng(1));
     const best = Array.from(logits.keys()).reduce((a, b) => (logits[b] > logits[a] ? b : a));
     expect(sampler.sample(logits)).toBe(best);
   });

@@ -54,6 +54,15 @@ describe('session options', () => {
       sessionOptions: { executionProviders: ['no-such-ep'] },
     }).catch((e) => e);
     expect(error.code).toBe('INVALID_OPTION');
-    expect(error.message).toMatch(/Execution provider "no-such-ep" is not available in onnxruntime-node/);
+    expect(error.message).toMatch(
+      /Execution provider "no-such-ep" is not available in onnxruntime-node; it knows cpu/,
+    );
+  });
+
+  it('an aborted signal stops a load with ABORTED', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const error = await createModel(await ensureModel('tiny'), { signal: controller.signal }).catch((e) => e);
+    expect(error.code).toBe('ABORTED');
   });
 });

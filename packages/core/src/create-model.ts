@@ -25,7 +25,10 @@ export interface LoadModelOptions {
   sessionOptions?: SessionOptions;
   /** Download and loading progress: per-file and overall bytes, then 'load' and 'ready'. */
   onProgress?: LoadProgressCallback;
-  /** Aborts downloading (loading a session cannot be interrupted). */
+  /**
+   * Aborts loading: downloads stop at once; a session being created is released as soon as it is
+   * ready (ONNX Runtime cannot interrupt that), and the call rejects with code 'ABORTED'.
+   */
   signal?: AbortSignal;
   /**
    * Keep the KV cache of the last single-prompt call, so a next prompt that starts with the same
@@ -117,6 +120,7 @@ export async function loadModel(
   const chatTemplate: ChatTemplate | undefined =
     templateSource === undefined ? undefined : compileChatTemplate(templateSource, tokenizer.specialTokens);
 
+  checkLoadAborted(options.signal, modelPath);
   const file = await reader.modelFile(modelPath);
   if (!file) throw missingVariantError(modelPath, await reader.listModelFiles(), reader.location);
   options.onProgress?.({ phase: 'load', file: modelPath });
@@ -125,22 +129,14 @@ export async function loadModel(
     session = await options.backend.createSession(file, options.sessionOptions ?? {});
   } catch (cause) {
     if (cause instanceof SlmkitError) throw cause;
-    const message = (cause as Error).message;
-    const provider = options.sessionOptions?.executionProviders?.find((ep) => message.includes(ep));
-    if (provider) {
-      throw new SlmkitError(
-        'INVALID_OPTION',
-        `Execution provider "${provider}" is not available in ${options.backend.name} (${message}). Pick one the runtime supports, e.g. 'cpu' on node or 'wasm' in a browser.`,
-        { cause },
-      );
-    }
     throw new SlmkitError(
       'MODEL_FILE_INVALID',
-      `${modelPath} in ${reader.location} could not be loaded by ${options.backend.name}: ${message}`,
+      `${modelPath} in ${reader.location} could not be loaded by ${options.backend.name}: ${(cause as Error).message}`,
       { cause },
     );
   }
   try {
+    checkLoadAborted(options.signal, modelPath);
     const signature = inspectDecoder(session, config, modelPath);
     const model = new LanguageModel({
       backend: options.backend,
@@ -158,4 +154,9 @@ export async function loadModel(
     await session.release();
     throw error;
   }
+}
+
+function checkLoadAborted(signal: AbortSignal | undefined, modelPath: string): void {
+  if (signal?.aborted)
+    throw new SlmkitError('ABORTED', `Loading ${modelPath} was aborted.`, { cause: signal.reason });
 }

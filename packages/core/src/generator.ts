@@ -90,7 +90,7 @@ class SequenceState {
     }
     if (options.logitBias) this.processors.push(logitBias(options.logitBias));
     // Every sequence gets the same seed, so a prompt samples the same tokens alone or in a batch.
-    this.sampler = new TokenSampler(options.sampling, vocabSize, createRng(seed));
+    this.sampler = new TokenSampler(options.sampling, createRng(seed));
     this.context = { sequenceIndex: index, promptTokenIds, generatedTokenIds: this.tokenIds };
   }
 }
@@ -133,8 +133,6 @@ export class GenerationRun {
     const attention = new AttentionInputs(this.padding, maxTotal);
     const { cache, reused } = this.acquireCache();
     this.cachedPromptTokens = reused;
-    // The token ids whose keys and values the cache holds (single prompts only), for prefix reuse.
-    const processed = batch === 1 ? this.request.prompts[0].slice() : [];
     const stepIds = new BigInt64Array(batch);
     const feeds = new StepFeeds(backend, signature, batch, stepIds);
     let logitsScratch: Float32Array | undefined;
@@ -153,7 +151,6 @@ export class GenerationRun {
         }
       });
       let outputs = await this.runStep(feeds, cache, attention, promptIds, length);
-      let total = this.promptLength;
       for (;;) {
         logits = outputs.logits;
         const [, steps, vocab] = logits.dims;
@@ -168,7 +165,7 @@ export class GenerationRun {
           } else {
             row = (logits.data as Float32Array).subarray(offset, offset + vocab);
           }
-          const chunk = this.chooseToken(s, row, total + 1 >= this.request.contextLength);
+          const chunk = this.chooseToken(s, row, cache.length + 1 >= this.request.contextLength);
           stepIds[s.index] = BigInt(chunk.tokenId);
           yield chunk;
         }
@@ -177,8 +174,6 @@ export class GenerationRun {
         if (this.sequences.every((s) => s.finishReason)) break;
         this.checkAbort();
         outputs = await this.runStep(feeds, cache, attention, undefined, 1);
-        if (batch === 1) processed.push(Number(stepIds[0]));
-        total += 1;
       }
     } catch (error) {
       failed = true;
@@ -187,8 +182,10 @@ export class GenerationRun {
       // Also reached when the caller stops iterating in the middle of a step.
       logits?.dispose();
       const store = this.request.prefixStore;
-      if (store && batch === 1 && !failed && cache.length === processed.length) {
-        store.keep({ cache, tokenIds: processed });
+      if (store && batch === 1 && !failed) {
+        // The cache holds the prompt and every generated token but the last, which was never run.
+        const held = [...this.request.prompts[0], ...this.sequences[0].tokenIds].slice(0, cache.length);
+        store.keep({ cache, tokenIds: held });
       } else {
         cache.release();
       }
@@ -249,25 +246,26 @@ export class GenerationRun {
     for (const processor of s.processors) processor.accept(tokenId);
 
     let text: string;
-    let stopped = false;
     if (options.eosTokenIds.has(tokenId)) {
-      s.finishReason = 'eos';
-      text = s.stopMatcher.push(s.detokenizer.flush()).text + s.stopMatcher.flush();
+      text = this.finish(s, 'eos');
     } else {
       const pushed = s.stopMatcher.push(s.detokenizer.push(tokenId));
       text = pushed.text;
-      stopped = pushed.stopped;
-      if (stopped) s.finishReason = 'stop';
-      else if (s.tokenIds.length >= options.maxNewTokens || contextFull) {
-        s.finishReason = 'length';
-        const tail = s.stopMatcher.push(s.detokenizer.flush());
-        text += tail.text;
-        if (tail.stopped) s.finishReason = 'stop';
-        else text += s.stopMatcher.flush();
-      }
+      if (pushed.stopped) s.finishReason = 'stop';
+      else if (s.tokenIds.length >= options.maxNewTokens || contextFull) text += this.finish(s, 'length');
     }
     s.text += text;
     return { text, tokenId, sequenceIndex: s.index };
+  }
+
+  /**
+   * Ends a sequence for `reason` and returns the text still held back; a stop string completed by
+   * that text still wins (finishReason 'stop', cut at the stop string).
+   */
+  private finish(s: SequenceState, reason: FinishReason): string {
+    const tail = s.stopMatcher.push(s.detokenizer.flush());
+    s.finishReason = tail.stopped ? 'stop' : reason;
+    return tail.stopped ? tail.text : tail.text + s.stopMatcher.flush();
   }
 
   /** One run of the graph: the prompt (`promptIds`) or, without them, the tokens in `stepIds`. */

@@ -34,13 +34,7 @@ export class KvCache {
     }
   }
 
-  /** The past tensors, keyed by input name, to add to a run's feeds. */
-  feeds(): Record<string, Tensor> {
-    this.assertLive();
-    return Object.fromEntries(this.tensors);
-  }
-
-  /** Puts the past tensors into an existing feeds object (what {@link feeds} returns, without a new object). */
+  /** Puts the past tensors into a run's feeds, keyed by input name. */
   addFeedsTo(feeds: Record<string, Tensor>): void {
     this.assertLive();
     for (const [name, tensor] of this.tensors) feeds[name] = tensor;

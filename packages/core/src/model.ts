@@ -181,13 +181,12 @@ export class LanguageModel {
         if (isReleased())
           throw new SlmkitError('DISPOSED', 'The model was disposed before this stream started.');
         yield* run.chunks();
-        const results = run.results();
-        resolveResult(batched ? results : results[0]);
       } catch (error) {
         rejectResult(error);
         throw error;
       } finally {
-        // Reached early when the caller breaks out of the loop: report what was generated so far.
+        // Also reached when the caller breaks out of the loop: what was generated so far, as 'cancelled'.
+        // After a rejection this resolve does nothing.
         const results = run.results();
         resolveResult(batched ? results : results[0]);
         release();

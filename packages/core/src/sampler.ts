@@ -11,11 +11,11 @@ export interface SamplingParams {
   readonly minP: number;
 }
 
-/** Index of the largest value (the first one on ties). */
+/** Index of the largest value (the first one on ties; NaN is never the largest; 0 when there is none). */
 export function argmax(values: Float32Array): number {
   let best = 0;
-  let bestValue = values[0];
-  for (let i = 1; i < values.length; i++) {
+  let bestValue = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < values.length; i++) {
     if (values[i] > bestValue) {
       bestValue = values[i];
       best = i;
@@ -71,24 +71,24 @@ export function topIndices(values: Float32Array, count: number, out: Int32Array)
  * (temperature, then top-k, top-p, min-p). Scratch buffers are allocated once per sampler.
  */
 export class TokenSampler {
-  private readonly probs: Float32Array;
-  private readonly order: Int32Array;
+  /** Scratch buffers, sized to the logits on first use (a graph may have more logits than vocab_size says). */
+  private probs = new Float32Array(0);
+  private order = new Int32Array(0);
 
   constructor(
     private readonly params: SamplingParams,
-    vocabSize: number,
     private readonly random: () => number,
-  ) {
-    this.probs = new Float32Array(params.temperature > 0 ? vocabSize : 0);
-    this.order = new Int32Array(params.temperature > 0 ? vocabSize : 0);
-  }
+  ) {}
 
   sample(logits: Float32Array): number {
     const { temperature, topK, topP, minP } = this.params;
     if (temperature === 0) return argmax(logits);
     const vocab = logits.length;
-    const probs = this.probs.length === vocab ? this.probs : new Float32Array(vocab);
-    const order = this.order.length >= vocab ? this.order : new Int32Array(vocab);
+    if (this.probs.length !== vocab) {
+      this.probs = new Float32Array(vocab);
+      this.order = new Int32Array(vocab);
+    }
+    const { probs, order } = this;
     let count: number;
     let total = 0;
     if (topK > 0 && topK < vocab) {
@@ -96,14 +96,14 @@ export class TokenSampler {
       // exponentials only for the k kept, instead of for the whole vocabulary.
       count = topK;
       topIndices(logits, count, order);
-      const max = this.checkedMax(logits, logits[order[0]]);
+      const max = this.checkedMax(logits[order[0]]);
       for (let i = 0; i < count; i++) {
         const id = order[i];
         probs[id] = Math.exp((logits[id] - max) / temperature);
         total += probs[id];
       }
     } else {
-      const max = this.checkedMax(logits, logits[argmax(logits)]);
+      const max = this.checkedMax(logits[argmax(logits)]);
       // Unnormalised probabilities; the most likely token has exactly 1, which makes min-p a plain threshold.
       for (let i = 0; i < vocab; i++) {
         const p = Math.exp((logits[i] - max) / temperature);
@@ -149,9 +149,8 @@ export class TokenSampler {
   }
 
   /** `max` (the largest logit), after checking that there is something to sample. */
-  private checkedMax(logits: Float32Array, max: number): number {
-    // NaN in the first position makes argmax (and so the sampler) see NaN as the maximum.
-    if (!(max > Number.NEGATIVE_INFINITY) || Number.isNaN(logits[0])) {
+  private checkedMax(max: number): number {
+    if (!(max > Number.NEGATIVE_INFINITY)) {
       throw new SlmkitError(
         'INVALID_INPUT',
         'Every token has a logit of -Infinity or NaN: nothing can be sampled (check logitBias and logits processors).',

@@ -13,6 +13,7 @@ export function createNodeBackend(): Backend {
     name: 'onnxruntime-node',
     capabilities: { preallocatedOutputs: false, deviceResidentOutputs: false },
     async createSession(model, options) {
+      checkExecutionProviders(options.executionProviders);
       const ortOptions = toOrtSessionOptions({ executionProviders: ['cpu'], ...options });
       if (model.path) return wrapOrtSession(await ort.InferenceSession.create(model.path, ortOptions));
       if (!model.data) {
@@ -26,4 +27,16 @@ export function createNodeBackend(): Backend {
     },
     createTensor: (type, data, dims) => new ort.Tensor(type, data as never, dims),
   };
+}
+
+/** Refuses execution providers this onnxruntime-node build does not know, naming the ones it does. */
+function checkExecutionProviders(requested: readonly string[] | undefined): void {
+  const known = ort.listSupportedBackends().map((b) => b.name);
+  const unknown = requested?.find((ep) => !known.includes(ep));
+  if (unknown !== undefined) {
+    throw new SlmkitError(
+      'INVALID_OPTION',
+      `Execution provider "${unknown}" is not available in onnxruntime-node; it knows ${known.join(', ')}.`,
+    );
+  }
 }
