@@ -168,6 +168,32 @@ describe('hub source', () => {
     expect(start).toBeLessThanOrEqual(100_000);
   });
 
+  it('starts over from byte 0 when the server ignores the Range of a resume', async () => {
+    const file = 'onnx/model.onnx_data';
+    server.inject({ file, fault: { kind: 'drop', afterBytes: 100_000 }, times: 1 });
+    server.inject({ file, fault: { kind: 'ignoreRange' } });
+    const storage = fsStorageIn();
+    const loaded: number[] = [];
+    await (await open(storage)).fetchFiles(loadList('onnx/model.onnx'), {
+      onProgress: (p) => {
+        if (p.phase === 'download' && p.file === file && !p.cached) loaded.push(p.fileLoaded);
+      },
+    });
+    expectStored(storage, ['onnx/model.onnx', file]);
+    const stored = storage.pathOf(`hub/models--test-org--tiny/main/${file}`);
+    expect(statSync(stored).size).toBe(REPO_FILES[file].length);
+    const gets = server.requests.filter((r) => r.server === 'cdn' && r.file === file);
+    // The resume asked for a Range, got the whole file (200) instead, and wrote it from byte 0.
+    expect(gets.map((r) => r.status)).toEqual([200, 200]);
+    expect(gets[0].headers.range).toBeUndefined();
+    expect(gets[1].headers.range).toMatch(/^bytes=[1-9]\d*-$/);
+    // Had the kept bytes been resumed, the whole file appended to them would be too large (or fail
+    // its sha256); progress would also end above the file's size.
+    expect(loaded.at(-1)).toBe(REPO_FILES[file].length);
+    expect(Math.max(...loaded)).toBe(REPO_FILES[file].length);
+    expect(existsSync(`${stored}.partial`)).toBe(false);
+  });
+
   it('keeps the partial file when retries run out, and the next call resumes it', async () => {
     server.inject({ file: 'onnx/model.onnx_data', fault: { kind: 'drop', afterBytes: 40_000 } });
     const storage = fsStorageIn();
@@ -346,6 +372,26 @@ describe('hub source', () => {
     expect(server.requests).toEqual([]);
   });
 
+  it('does not remember the data shards found offline, so an online call fetches a missing one', async () => {
+    const storage = fsStorageIn();
+    const missing = 'onnx/model_q4.onnx_data_1';
+    // A cache filled by hand (no manifest): every file but the second data shard.
+    for (const file of Q4_FILES.filter((f) => f !== missing)) {
+      const path = storage.pathOf(`hub/models--test-org--tiny/main/${file}`);
+      await mkdir(dirname(path), { recursive: true });
+      writeFileSync(path, REPO_FILES[file]);
+    }
+    await (await open(createFsStorage(storage.dir), { allowRemote: false })).fetchFiles(
+      loadList('onnx/model_q4.onnx'),
+    );
+    expect(server.requests).toEqual([]);
+
+    await (await open(createFsStorage(storage.dir))).fetchFiles(loadList('onnx/model_q4.onnx'));
+    expectStored(storage, Q4_FILES);
+    expect(fileGets(missing).filter((r) => r.status === 200)).toHaveLength(1);
+    for (const file of Q4_FILES.filter((f) => f !== missing)) expect(fileGets(file), file).toEqual([]);
+  });
+
   it('reports a full disk as STORAGE_ERROR, leaves no partial file, and a retry works', async () => {
     const storage = fsStorageIn();
     const target = storage.pathOf('hub/models--test-org--tiny/main/onnx/model.onnx_data');
@@ -439,6 +485,5 @@ describe('http(s) URL source', () => {
     await expect(source.fetchFiles([{ path: '../secret' }])).rejects.toMatchObject({
       code: 'INVALID_OPTION',
     });
-    writeFileSync(join(storage.dir, 'x'), '');
   });
 });

@@ -34,3 +34,13 @@ export interface StorageWriter {
   /** Stops writing; partial data is kept for a later resume unless `discard` is true. */
   abort(options?: { discard?: boolean }): Promise<void>;
 }
+
+/**
+ * The `/`-separated parts of a storage key or repository path, or undefined when one of them is
+ * empty, `.`, `..`, or holds a `\` or NUL (anything that could leave the storage's root).
+ */
+export function storageKeyParts(key: string): string[] | undefined {
+  const parts = key.split('/');
+  const bad = parts.some((p) => p === '' || p === '.' || p === '..' || p.includes('\\') || p.includes('\0'));
+  return bad ? undefined : parts;
+}

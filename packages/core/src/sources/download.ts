@@ -1,7 +1,9 @@
 import { isSlmkitError, SlmkitError } from '../errors.js';
 import type { ModelStorage, StorageWriter } from '../storage.js';
 import {
+  contentLength,
   type HttpContext,
+  htmlPageError,
   httpRequest,
   isAbort,
   isRetryableStatus,
@@ -12,8 +14,9 @@ import { Sha256 } from './sha256.js';
 
 /**
  * A {@link StorageWriter} that can also read back the bytes it kept from an interrupted write, so
- * a resumed download can still be verified against the file's sha256. Storages that cannot do
- * this still resume, but when a hash must be checked the partial bytes are dropped instead.
+ * a resumed download can still be verified against the file's sha256. Only such writers resume:
+ * with a storage whose writer has no `readPartial`, kept partial bytes are discarded and the
+ * download starts over from byte 0.
  */
 export interface ReadableStorageWriter extends StorageWriter {
   /** The bytes written so far (the first `offset` bytes), in order. */
@@ -85,12 +88,7 @@ export async function downloadFile(options: DownloadFileOptions): Promise<Downlo
       } else {
         offset = -1;
       }
-      if (offset < 0) {
-        await writer.abort({ discard: true });
-        writer = await openWriter(storage, key, false);
-        hasher = new Sha256();
-        offset = 0;
-      }
+      if (offset < 0) ({ writer, hasher, offset } = await restart(storage, key, writer));
     }
 
     for (let attempt = 1; ; attempt++) {
@@ -131,14 +129,11 @@ export async function downloadFile(options: DownloadFileOptions): Promise<Downlo
         }
         throw statusError(response.status, name, options.url, Boolean(options.http.token));
       }
-      const contentType = response.headers.get('content-type') ?? '';
-      if (/^\s*text\/html/i.test(contentType) && !/\.html?$/i.test(name)) {
+      const htmlError = htmlPageError(response, name, finalUrl);
+      if (htmlError) {
         await response.body?.cancel().catch(() => {});
         await writer.abort({ discard: true });
-        throw new SlmkitError(
-          'NETWORK_ERROR',
-          `The server returned an HTML page instead of ${name} (${finalUrl}). A proxy, captive portal or login page may be in the way, or the URL does not point at a model repository.`,
-        );
+        throw htmlError;
       }
 
       let start = 0;
@@ -153,8 +148,7 @@ export async function downloadFile(options: DownloadFileOptions): Promise<Downlo
         start = range.start;
         total ??= range.total;
       } else {
-        const length = response.headers.get('content-length');
-        if (length !== null && /^\d+$/.test(length)) total ??= Number(length);
+        total ??= contentLength(response);
         if (offset > 0) {
           // The server ignored the Range header and sends the whole file: start over with it.
           ({ writer, hasher, offset } = await restart(storage, key, writer));
@@ -204,9 +198,7 @@ export async function downloadFile(options: DownloadFileOptions): Promise<Downlo
     await writer.abort({ discard: !keep }).catch(() => {});
     if (error instanceof SlmkitError) throw error;
     if (isAbort(error, signal)) throw networkError(error, options.url, signal);
-    throw new SlmkitError('STORAGE_ERROR', `Could not store ${name}: ${(error as Error)?.message ?? error}`, {
-      cause: error,
-    });
+    throw toStorageError(error, name);
   }
 }
 
@@ -264,11 +256,16 @@ async function storageCall<T>(call: () => Promise<T>, name: string): Promise<T> 
   try {
     return await call();
   } catch (error) {
-    if (error instanceof SlmkitError) throw error;
-    throw new SlmkitError('STORAGE_ERROR', `Could not store ${name}: ${(error as Error)?.message ?? error}`, {
-      cause: error,
-    });
+    throw toStorageError(error, name);
   }
+}
+
+/** A storage failure as a `STORAGE_ERROR` (SlmkitErrors pass through unchanged). */
+function toStorageError(error: unknown, name: string): SlmkitError {
+  if (error instanceof SlmkitError) return error;
+  return new SlmkitError('STORAGE_ERROR', `Could not store ${name}: ${(error as Error)?.message ?? error}`, {
+    cause: error,
+  });
 }
 
 function parseContentRange(value: string | null): { start: number; total?: number } | undefined {

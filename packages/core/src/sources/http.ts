@@ -14,12 +14,9 @@ export interface LinkedInfo {
   sha256?: string;
   /** Size of the file (from `X-Linked-Size`). */
   size?: number;
-  /** The commit the revision resolved to (`X-Repo-Commit`). */
-  commit?: string;
 }
 
 const MAX_REDIRECTS = 10;
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /**
  * Sends a request, following redirects by hand so that the headers of the first response (where
@@ -74,15 +71,38 @@ export async function httpRequest(
 
 function collectLinked(headers: Headers, linked: LinkedInfo, first: boolean): void {
   const linkedEtag = unquoteEtag(headers.get('x-linked-etag'));
-  if (linkedEtag && SHA256_HEX.test(linkedEtag) && !linked.sha256) linked.sha256 = linkedEtag;
+  if (linkedEtag && isSha256Hex(linkedEtag) && !linked.sha256) linked.sha256 = linkedEtag;
   const linkedSize = headers.get('x-linked-size');
   if (linkedSize && linked.size === undefined && /^\d+$/.test(linkedSize)) linked.size = Number(linkedSize);
-  const commit = headers.get('x-repo-commit');
-  if (commit && !linked.commit) linked.commit = commit;
   if (first && !linked.sha256) {
     const etag = unquoteEtag(headers.get('etag'));
-    if (etag && SHA256_HEX.test(etag)) linked.sha256 = etag;
+    if (etag && isSha256Hex(etag)) linked.sha256 = etag;
   }
+}
+
+/** True for a lowercase hex sha256 digest (64 characters). */
+export function isSha256Hex(value: string): boolean {
+  return /^[0-9a-f]{64}$/.test(value);
+}
+
+/**
+ * The NETWORK_ERROR for a response that is an HTML page where `name` (a file) was expected, or
+ * undefined when the response is not HTML or `name` is itself an HTML file.
+ */
+export function htmlPageError(response: Response, name: string, url: string): SlmkitError | undefined {
+  if (!/^\s*text\/html/i.test(response.headers.get('content-type') ?? '') || /\.html?$/i.test(name)) {
+    return undefined;
+  }
+  return new SlmkitError(
+    'NETWORK_ERROR',
+    `The server returned an HTML page instead of ${name} (${url}). A proxy, captive portal or login page may be in the way, or the URL does not point at a model repository.`,
+  );
+}
+
+/** The response's Content-Length when it is a plain decimal number. */
+export function contentLength(response: Response): number | undefined {
+  const length = response.headers.get('content-length');
+  return length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
 }
 
 function unquoteEtag(value: string | null): string | undefined {

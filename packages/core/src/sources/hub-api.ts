@@ -1,5 +1,5 @@
 import { SlmkitError } from '../errors.js';
-import { type HttpContext, httpRequest, statusError } from './http.js';
+import { type HttpContext, httpRequest, isSha256Hex, statusError } from './http.js';
 import type { FileInfo } from './manifest.js';
 
 /** A repository's files at one commit, from `GET {endpoint}/api/models/{repo}/revision/{revision}`. */
@@ -51,7 +51,7 @@ export async function fetchHubListing(
     const sha256 = sibling.lfs?.sha256;
     files[sibling.rfilename] = {
       size: sibling.lfs?.size ?? sibling.size,
-      ...(typeof sha256 === 'string' && /^[0-9a-f]{64}$/.test(sha256) ? { sha256 } : {}),
+      ...(typeof sha256 === 'string' && isSha256Hex(sha256) ? { sha256 } : {}),
     };
   }
   return { commit: typeof info.sha === 'string' ? info.sha : undefined, files };

@@ -1,4 +1,5 @@
 import { SlmkitError } from '../errors.js';
+import { storageKeyParts } from '../storage.js';
 
 /**
  * Where a remote repository's files live inside a {@link ModelStorage}. Keys are
@@ -55,11 +56,7 @@ export function parseHubStorageKey(
 
 /** Validates a `/`-separated path inside a repository (no `..`, no empty or absolute parts). */
 export function checkRepoPath(path: string): string {
-  const parts = path.split('/');
-  if (
-    path.length === 0 ||
-    parts.some((p) => p === '' || p === '.' || p === '..' || p.includes('\\') || p.includes('\0'))
-  ) {
+  if (storageKeyParts(path) === undefined) {
     throw new SlmkitError(
       'INVALID_OPTION',
       `Invalid file path ${JSON.stringify(path)}: use a relative path inside the repository, e.g. onnx/model.onnx.`,

@@ -4,7 +4,7 @@ import type { ModelSourceReader } from '../model-source.js';
 import type { ModelStorage } from '../storage.js';
 import { downloadFile, type ExpectedFile } from './download.js';
 import { MODEL_DTYPES, missingVariantError, onnxFileForDtype } from './dtype.js';
-import { type HttpContext, httpRequest, statusError } from './http.js';
+import { contentLength, type HttpContext, htmlPageError, httpRequest, statusError } from './http.js';
 import { fetchHubListing, type HubListing } from './hub-api.js';
 import { checkRepoPath, type RepoLocation, storageKey, storagePrefix } from './keys.js';
 import { type FileInfo, readManifest, type SourceManifest, writeManifest } from './manifest.js';
@@ -200,8 +200,7 @@ class StoredRemoteSource implements RemoteModelSource {
     const undiscovered: string[] = [];
     for (const entry of [...entries.values()]) {
       if (!entry.path.endsWith('.onnx')) continue;
-      const data =
-        manifest.dataFiles[entry.path] ?? (manifest.listing && dataFilesIn(manifest.listing, entry.path));
+      const data = knownDataFiles(manifest, entry.path);
       if (data) for (const path of data) await add(path, false);
       else undiscovered.push(entry.path);
     }
@@ -210,10 +209,10 @@ class StoredRemoteSource implements RemoteModelSource {
     const learned = pending().length > 0 || undiscovered.length > 0;
     if (learned) {
       if (!this.allowRemote) {
+        // What storage holds says nothing about shards it lacks, so this list is used for this
+        // call only and never saved: an online call must still learn the full list.
         for (const onnx of undiscovered) {
-          const data = await this.probeStoredDataFiles(onnx);
-          manifest.dataFiles[onnx] = data;
-          for (const path of data) await add(path, false);
+          for (const path of await this.probeStoredDataFiles(onnx)) await add(path, false);
         }
         const missing = pending().filter((e) => !e.optional);
         if (missing.length > 0) throw this.offlineError(missing.map((e) => e.path));
@@ -246,10 +245,7 @@ class StoredRemoteSource implements RemoteModelSource {
     const key = this.key(path);
     if (!(await this.storage.stat(key))) return undefined;
     const manifest = await this.getManifest();
-    const dataFiles =
-      manifest.dataFiles[path] ??
-      (manifest.listing && dataFilesIn(manifest.listing, path)) ??
-      (await this.probeStoredDataFiles(path));
+    const dataFiles = knownDataFiles(manifest, path) ?? (await this.probeStoredDataFiles(path));
     const localPath = this.storage.localPath?.(key);
     if (localPath !== undefined) {
       const dir = dirname(localPath);
@@ -337,13 +333,12 @@ class StoredRemoteSource implements RemoteModelSource {
   ): Promise<void> {
     const manifest = await this.getManifest();
     for (const onnx of undiscovered) {
-      const data: string[] = [];
-      for (let i = 0; ; i++) {
-        const path = `${onnx}_data${i === 0 ? '' : `_${i}`}`;
-        if ((await this.storage.stat(this.key(path))) === undefined && !(await this.probe(path, signal)))
-          break;
-        data.push(path);
-      }
+      const data = await dataShards(
+        onnx,
+        async (path) =>
+          (await this.storage.stat(this.key(path))) !== undefined ||
+          (await this.probe(path, signal)) !== undefined,
+      );
       manifest.dataFiles[onnx] = data;
       for (const path of data) await add(path, false);
     }
@@ -373,24 +368,15 @@ class StoredRemoteSource implements RemoteModelSource {
     if (response.status === 405 || response.status === 501) return {};
     if (!response.ok)
       throw statusError(response.status, `${path} of ${this.location}`, url, Boolean(this.http.token));
-    if (/^\s*text\/html/i.test(response.headers.get('content-type') ?? '') && !/\.html?$/i.test(path)) {
-      throw new SlmkitError(
-        'NETWORK_ERROR',
-        `The server returned an HTML page instead of ${path} (${url}). A proxy, captive portal or login page may be in the way, or the URL does not point at a model repository.`,
-      );
-    }
-    const length = response.headers.get('content-length');
-    const size = linked.size ?? (length !== null && /^\d+$/.test(length) ? Number(length) : undefined);
+    const htmlError = htmlPageError(response, path, url);
+    if (htmlError) throw htmlError;
+    const size = linked.size ?? contentLength(response);
     return { size, ...(linked.sha256 ? { sha256: linked.sha256 } : {}) };
   }
 
-  private async probeStoredDataFiles(onnx: string): Promise<string[]> {
-    const data: string[] = [];
-    for (let i = 0; ; i++) {
-      const path = `${onnx}_data${i === 0 ? '' : `_${i}`}`;
-      if ((await this.storage.stat(this.key(path))) === undefined) return data;
-      data.push(path);
-    }
+  /** The data shards of `onnx` that storage holds, up to the first missing one. */
+  private probeStoredDataFiles(onnx: string): Promise<string[]> {
+    return dataShards(onnx, async (path) => (await this.storage.stat(this.key(path))) !== undefined);
   }
 
   // --- transfer -----------------------------------------------------------------------------
@@ -400,9 +386,10 @@ class StoredRemoteSource implements RemoteModelSource {
     onProgress: ((p: LoadProgress) => void) | undefined,
     signal: AbortSignal | undefined,
   ): Promise<void> {
-    const sizes = entries.map((e) => e.size);
     const total = () =>
-      sizes.every((s) => s !== undefined) ? sizes.reduce((a, b) => a! + b!, 0) : undefined;
+      entries.every((e) => e.size !== undefined)
+        ? entries.reduce((sum, e) => sum + (e.size ?? 0), 0)
+        : undefined;
     let done = 0;
     const emit = (file: string, fileLoaded: number, fileTotal: number | undefined, cached: boolean) =>
       onProgress?.({
@@ -417,7 +404,6 @@ class StoredRemoteSource implements RemoteModelSource {
 
     const ordered = [...entries.filter((e) => e.cached), ...entries.filter((e) => !e.cached)];
     for (const entry of ordered) {
-      const index = entries.indexOf(entry);
       if (entry.cached) {
         emit(entry.path, entry.size ?? 0, entry.size, true);
         done += entry.size ?? 0;
@@ -433,7 +419,7 @@ class StoredRemoteSource implements RemoteModelSource {
         expected: { size: entry.size, sha256: entry.sha256 },
         signal,
         onBytes: (loaded, fileTotal) => {
-          if (fileTotal !== undefined && sizes[index] === undefined) sizes[index] = fileTotal;
+          entry.size ??= fileTotal;
           emit(entry.path, loaded, fileTotal, false);
         },
       }).catch((error) => {
@@ -444,7 +430,6 @@ class StoredRemoteSource implements RemoteModelSource {
       });
       entry.size = result.size;
       entry.sha256 = result.sha256 ?? entry.sha256;
-      sizes[index] = result.size;
       if (result.cached) emit(entry.path, result.size, result.size, true);
       done += result.size;
     }
@@ -521,6 +506,25 @@ class StoredRemoteSource implements RemoteModelSource {
       'OFFLINE',
       `Remote access is disabled (allowRemote: false / offline mode) and ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not in the cache for ${this.location} (storage keys under ${this.prefix}/). Load the model once with network access, or allow remote access.`,
     );
+  }
+}
+
+/**
+ * The external data files of `onnx` as far as the manifest knows them: the hub listing when there
+ * is one (it is authoritative), else the list probed earlier for a URL source.
+ */
+function knownDataFiles(manifest: SourceManifest, onnx: string): string[] | undefined {
+  if (manifest.listing) return dataFilesIn(manifest.listing, onnx);
+  return manifest.dataFiles[onnx];
+}
+
+/** `onnx`'s data shards (`_data`, `_data_1`, ...) for which `exists` holds, up to the first that does not. */
+async function dataShards(onnx: string, exists: (path: string) => Promise<boolean>): Promise<string[]> {
+  const data: string[] = [];
+  for (let i = 0; ; i++) {
+    const path = `${onnx}_data${i === 0 ? '' : `_${i}`}`;
+    if (!(await exists(path))) return data;
+    data.push(path);
   }
 }
 
