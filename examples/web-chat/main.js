@@ -133,8 +133,8 @@ async function send(text) {
 ui.loadForm.addEventListener('submit', (event) => {
   event.preventDefault();
   const source = ui.source.value.trim();
-  // Paths on this server become URLs; anything else is an http(s) URL or a hub id (org/name).
-  if (source) void load(/^\.{0,2}\//.test(source) ? new URL(source, location.href).href : source);
+  // A path on this server (resolved against the page by createWorkerModel), an http(s) URL or a hub id.
+  if (source) void load(source);
 });
 
 ui.folder.addEventListener('change', () => {

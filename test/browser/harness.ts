@@ -13,6 +13,12 @@ import { webBrowserBundle } from '../../packages/web/tsup.browser.js';
 
 export const CHROMIUM = process.env.SLMKIT_CHROMIUM ?? '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
+// Locally the browser suites skip without Chromium; in CI that would hide them, so fail loudly instead.
+if (process.env.CI && !hasChromium) {
+  throw new Error(
+    `CI is set but no Chromium was found at ${CHROMIUM} (set SLMKIT_CHROMIUM or install Debian's chromium): the browser tests would be skipped.`,
+  );
+}
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

@@ -93,7 +93,8 @@ describe.skipIf(!hasChromium)('createWorkerModel in Chromium', () => {
           vocabSize: g.model.config.vocabSize,
         };
       },
-      { modelUrl: `${server.url}/models/tiny/`, prompts: PROMPTS, maxNewTokens: MAX_NEW_TOKENS },
+      // Page-relative: createWorkerModel resolves it against the page (/), not the worker script (/slmkit/).
+      { modelUrl: './models/tiny/', prompts: PROMPTS, maxNewTokens: MAX_NEW_TOKENS },
     );
     expect(run.streamed).toEqual(reference);
     expect(run.results).toEqual(reference);
@@ -102,6 +103,9 @@ describe.skipIf(!hasChromium)('createWorkerModel in Chromium', () => {
     // Threads inside the worker: the page is cross-origin isolated, so two wasm threads run.
     expect(run.runtime).toEqual({ executionProvider: 'wasm', numThreads: 2, crossOriginIsolated: true });
     expect(run.vocabSize).toBe(32000);
+    // The relative path reached the model under the page's URL, never under the worker script's.
+    expect(server.requests('/models/tiny/config.json').map((r) => r.status)).toContain(200);
+    expect(server.requests('/slmkit/models/')).toEqual([]);
     expect(browser.foreignRequests).toEqual([]);
   });
 

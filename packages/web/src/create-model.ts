@@ -72,8 +72,11 @@ export async function createModel(
   }
 }
 
-/** A path on the page's own server (`/…`, `./…`, `../…`) as an absolute URL; anything else unchanged. */
-function resolveRelativeUrl(source: string): string {
+/**
+ * A path on the page's own server (`/…`, `./…`, `../…`) as an absolute URL; anything else unchanged.
+ * @internal
+ */
+export function resolveRelativeUrl(source: string): string {
   const base = (globalThis as { location?: { href: string } }).location?.href;
   return base && /^\.{0,2}\//.test(source) ? new URL(source, base).href : source;
 }

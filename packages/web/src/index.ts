@@ -6,7 +6,6 @@ export {
   type BrowserModelStorage,
   type CacheStorageOptions,
   createCacheStorage,
-  type ResumableWriter,
 } from './storage/cache-storage.js';
 export { isQuotaError } from './storage/errors.js';
 export { createOpfsStorage, type OpfsStorageOptions } from './storage/opfs-storage.js';

@@ -13,9 +13,6 @@ export interface CacheStorageOptions {
   cacheName?: string;
 }
 
-/** A writer that can hand back the bytes it kept from an earlier attempt (lets core re-verify a resume). */
-export type ResumableWriter = ReadableStorageWriter;
-
 const SIZE_HEADER = 'x-slmkit-size';
 const HASH_HEADER = 'x-slmkit-sha256';
 const ORIGIN = 'https://slmkit.invalid/';
@@ -97,7 +94,7 @@ export function createCacheStorage(options: CacheStorageOptions = {}): BrowserMo
       const assertOpen = () => {
         if (closed) throw new SlmkitError('STORAGE_ERROR', `The writer of ${key} was already closed.`);
       };
-      const writer: ResumableWriter = {
+      const writer: ReadableStorageWriter = {
         get offset() {
           return offset;
         },

@@ -1,5 +1,5 @@
-import { SlmkitError } from '@slmkit/core';
-import type { BrowserModelStorage, ResumableWriter } from './cache-storage.js';
+import { type ReadableStorageWriter, SlmkitError } from '@slmkit/core';
+import type { BrowserModelStorage } from './cache-storage.js';
 import { keyParts, storageError } from './errors.js';
 
 /** Options of {@link createOpfsStorage}. */
@@ -100,7 +100,7 @@ export function createOpfsStorage(options: OpfsStorageOptions = {}): BrowserMode
         await remove('partial', key).catch(() => {});
         return storageError(error, what);
       };
-      const writer: ResumableWriter = {
+      const writer: ReadableStorageWriter = {
         get offset() {
           return offset;
         },

@@ -10,6 +10,7 @@ import {
   type StreamChunk,
 } from '@slmkit/core';
 import type { WebRuntimeInfo } from '../backend.js';
+import { resolveRelativeUrl } from '../create-model.js';
 import type { PickedFiles } from '../local-files.js';
 import {
   type DistributiveOmit,
@@ -300,7 +301,9 @@ export async function createWorkerModel(
   const { onProgress, onWarning, signal, ...posted } = options;
   const connection = new Connection(worker);
   const warn = onWarning ?? ((message: string) => console.warn(message));
-  const postedSource = typeof source === 'string' ? source : Array.from(source as ArrayLike<File>);
+  // Resolved here: inside the worker a relative path would resolve against the worker script's URL.
+  const postedSource =
+    typeof source === 'string' ? resolveRelativeUrl(source) : Array.from(source as ArrayLike<File>);
   const { promise } = connection.call<LoadedInfo>(
     { kind: 'load', source: postedSource, options: posted },
     {

@@ -1,7 +1,6 @@
 import type {
   ChatMessage,
   GenerateOptions,
-  GenerationResult,
   LoadProgress,
   ModelConfig,
   Prompt,
@@ -102,9 +101,6 @@ export function reviveError(posted: PostedError): Error {
 export function isProtocolMessage<T extends { protocol: string }>(data: unknown): data is T {
   return typeof data === 'object' && data !== null && (data as { protocol?: unknown }).protocol === PROTOCOL;
 }
-
-/** Result of a stream request: one result, or one per prompt of a batch. */
-export type StreamOutcome = GenerationResult | GenerationResult[];
 
 /** `Omit` applied to each member of a union. */
 export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

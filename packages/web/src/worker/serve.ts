@@ -30,7 +30,7 @@ export interface WorkerScope {
  */
 export function serveModelWorker(scope: WorkerScope = globalThis as unknown as WorkerScope): void {
   let model: LanguageModel | undefined;
-  let loading: Promise<unknown> | undefined;
+  let loading = false;
   const controllers = new Map<number, AbortController>();
   const cancelled = new Set<number>();
   const post = (reply: DistributiveOmit<Reply, 'protocol'>) =>
@@ -61,17 +61,17 @@ export function serveModelWorker(scope: WorkerScope = globalThis as unknown as W
           ...options,
           onWarning: (message) => post({ id: request.id, kind: 'warning', message }),
         });
-        loading = createModel(request.source, {
-          ...options,
-          backend,
-          storage: storage ?? 'cache',
-          signal: controller.signal,
-          onProgress: (progress) => post({ id: request.id, kind: 'progress', progress }),
-        });
+        loading = true;
         try {
-          model = (await loading) as LanguageModel;
+          model = await createModel(request.source, {
+            ...options,
+            backend,
+            storage: storage ?? 'cache',
+            signal: controller.signal,
+            onProgress: (progress) => post({ id: request.id, kind: 'progress', progress }),
+          });
         } finally {
-          loading = undefined;
+          loading = false;
         }
         return { config: model.config, runtime: backend.runtimeInfo() };
       }
@@ -106,7 +106,8 @@ export function serveModelWorker(scope: WorkerScope = globalThis as unknown as W
         controllers.get(request.id)?.abort(new SlmkitError('ABORTED', 'Aborted by the page.'));
         return undefined;
       case 'cancel':
-        cancelled.add(request.id);
+        // Only while the stream runs: a late cancel would otherwise stay in the set forever.
+        if (controllers.has(request.id)) cancelled.add(request.id);
         return undefined;
     }
   };
