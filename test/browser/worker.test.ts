@@ -179,6 +179,13 @@ describe.skipIf(!hasChromium)('createWorkerModel in Chromium', () => {
         await g.model.generate('hi', { temperature: -1 }).catch((e) => {
           invalid = { code: e instanceof SlmkitError ? e.code : undefined };
         });
+        // stream() throws invalid options at once, before anything is posted, like LanguageModel.stream.
+        let thrownAtOnce: string | undefined;
+        try {
+          g.model.stream('hi', { topP: 0 });
+        } catch (e) {
+          thrownAtOnce = e instanceof SlmkitError ? e.code : 'not a SlmkitError';
+        }
         return {
           seen,
           abortError,
@@ -186,6 +193,7 @@ describe.skipIf(!hasChromium)('createWorkerModel in Chromium', () => {
           cancelled: { finishReason: cancelled.finishReason, tokenIds: cancelled.tokenIds },
           after: after.tokenIds,
           invalid,
+          thrownAtOnce,
         };
       },
       { prompt: PROMPTS[0], maxNewTokens: MAX_NEW_TOKENS },
@@ -195,6 +203,7 @@ describe.skipIf(!hasChromium)('createWorkerModel in Chromium', () => {
     expect(run.beforeBreak).toEqual(longReference.slice(0, 4));
     expect(run.cancelled.finishReason).toBe('cancelled');
     // The worker may have chosen a token or two more before the cancel message reached it.
+    expect(run.thrownAtOnce).toBe('INVALID_OPTION');
     expect(run.cancelled.tokenIds.length).toBeLessThan(longReference.length);
     expect(run.cancelled.tokenIds).toEqual(longReference.slice(0, run.cancelled.tokenIds.length));
     expect(run.after).toEqual(reference[0]);

@@ -1,3 +1,5 @@
+import { SlmkitError } from './errors.js';
+
 /**
  * Where downloaded model files live: a directory on node, the Cache API or OPFS in a browser.
  * Keys are `/`-separated relative paths chosen by the caller (e.g. `org/name/main/onnx/model.onnx`).
@@ -43,4 +45,11 @@ export function storageKeyParts(key: string): string[] | undefined {
   const parts = key.split('/');
   const bad = parts.some((p) => p === '' || p === '.' || p === '..' || p.includes('\\') || p.includes('\0'));
   return bad ? undefined : parts;
+}
+
+/** {@link storageKeyParts} for storage implementations: throws INVALID_OPTION for an invalid key. */
+export function splitStorageKey(key: string): string[] {
+  const parts = storageKeyParts(key);
+  if (!parts) throw new SlmkitError('INVALID_OPTION', `Invalid storage key ${JSON.stringify(key)}.`);
+  return parts;
 }

@@ -1,7 +1,7 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { type ModelStorage, type ReadableStorageWriter, SlmkitError, storageKeyParts } from '@slmkit/core';
+import { type ModelStorage, type ReadableStorageWriter, SlmkitError, splitStorageKey } from '@slmkit/core';
 import { acquireFileLock, type FileLock } from './lock.js';
 
 /** A {@link ModelStorage} in a directory; `dir` is where its files are. */
@@ -24,9 +24,7 @@ export interface FsStorage extends ModelStorage {
 export function createFsStorage(dir: string): FsStorage {
   const root = resolve(dir);
   const pathOf = (key: string): string => {
-    const parts = storageKeyParts(key);
-    if (!parts) throw new SlmkitError('INVALID_OPTION', `Invalid storage key ${JSON.stringify(key)}.`);
-    return join(root, ...parts);
+    return join(root, ...splitStorageKey(key));
   };
 
   return {

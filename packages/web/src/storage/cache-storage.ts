@@ -1,5 +1,5 @@
-import { type ModelStorage, type ReadableStorageWriter, SlmkitError } from '@slmkit/core';
-import { keyParts, sha256Hex, storageError } from './errors.js';
+import { type ModelStorage, type ReadableStorageWriter, SlmkitError, splitStorageKey } from '@slmkit/core';
+import { sha256Hex, storageError } from './errors.js';
 
 /** A browser {@link ModelStorage} that can also forget everything it holds. */
 export interface BrowserModelStorage extends ModelStorage {
@@ -45,7 +45,7 @@ export function createCacheStorage(options: CacheStorageOptions = {}): BrowserMo
     opened ??= caches.open(cacheName);
     return opened;
   };
-  const urlOf = (key: string) => ORIGIN + keyParts(key).map(encodeURIComponent).join('/');
+  const urlOf = (key: string) => ORIGIN + splitStorageKey(key).map(encodeURIComponent).join('/');
   const partialUrlOf = (key: string) => `${urlOf(key)}?partial`;
 
   return {

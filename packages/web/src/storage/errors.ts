@@ -34,12 +34,3 @@ export async function sha256Hex(data: BufferSource): Promise<string | undefined>
   for (const byte of digest) hex += byte.toString(16).padStart(2, '0');
   return hex;
 }
-
-/** Checks a storage key the way node's file-system storage does. */
-export function keyParts(key: string): string[] {
-  const parts = key.split('/');
-  if (parts.some((p) => p === '' || p === '.' || p === '..' || p.includes('\\') || p.includes('\0'))) {
-    throw new SlmkitError('INVALID_OPTION', `Invalid storage key ${JSON.stringify(key)}.`);
-  }
-  return parts;
-}

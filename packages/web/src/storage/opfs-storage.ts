@@ -1,6 +1,6 @@
-import { type ReadableStorageWriter, SlmkitError } from '@slmkit/core';
+import { type ReadableStorageWriter, SlmkitError, splitStorageKey } from '@slmkit/core';
 import type { BrowserModelStorage } from './cache-storage.js';
-import { keyParts, storageError } from './errors.js';
+import { storageError } from './errors.js';
 
 /** Options of {@link createOpfsStorage}. */
 export interface OpfsStorageOptions {
@@ -39,7 +39,7 @@ export function createOpfsStorage(options: OpfsStorageOptions = {}): BrowserMode
   };
   /** The directory holding a key's file, and the file's name; undefined when a directory is missing. */
   const locate = async (area: 'files' | 'partial', key: string, create: boolean) => {
-    const parts = keyParts(key);
+    const parts = splitStorageKey(key);
     let dir = await (await root()).getDirectoryHandle(area, { create: true });
     try {
       for (const part of parts.slice(0, -1)) dir = await dir.getDirectoryHandle(part, { create });

@@ -6,6 +6,7 @@ import {
   type LoadProgress,
   type ModelConfig,
   type Prompt,
+  resolveGenerateOptions,
   SlmkitError,
   type StreamChunk,
 } from '@slmkit/core';
@@ -158,6 +159,8 @@ export class WorkerLanguageModel {
     options: GenerateOptions = {},
   ): GenerationStream<GenerationResult | GenerationResult[]> {
     this.assertUsable();
+    // Invalid options throw here, before anything is posted, as LanguageModel.stream does.
+    resolveGenerateOptions(options, this.config);
     const { signal, logitsProcessors, ...posted } = options;
     if (logitsProcessors && logitsProcessors.length > 0) {
       throw new SlmkitError(
