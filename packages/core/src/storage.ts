@@ -10,7 +10,11 @@ import { SlmkitError } from './errors.js';
 export interface ModelStorage {
   /** Size of a complete stored file, or undefined when absent. */
   stat(key: string): Promise<{ size: number } | undefined>;
-  /** The whole content of a complete file. */
+  /**
+   * The whole content of a complete file. A storage that verifies what it serves and finds a copy
+   * corrupt must delete it and throw SlmkitError 'INTEGRITY_ERROR' (remote sources then download it
+   * again), never return wrong bytes.
+   */
   read(key: string): Promise<Uint8Array>;
   /**
    * A file-system path of a complete file, when the storage is a file system (lets a runtime

@@ -8,7 +8,7 @@ import {
 } from '@slmkit/core';
 import { createWebBackend, type WebBackendOptions } from './backend.js';
 import { isPickedFiles, openPickedFiles, type PickedFiles } from './local-files.js';
-import { createCacheStorage, isDeletedCorruptEntry } from './storage/cache-storage.js';
+import { createCacheStorage } from './storage/cache-storage.js';
 import { createOpfsStorage } from './storage/opfs-storage.js';
 
 /** Where downloaded files are kept: a storage object, or the name of a built-in one. */
@@ -57,19 +57,11 @@ export async function createModel(
   const backend = options.backend ?? createWebBackend({ device, numThreads, wasmPaths, onWarning });
   if (isPickedFiles(source)) return loadModel(openPickedFiles(source), { ...rest, backend });
   if (typeof source !== 'string') return loadModel(source, { ...rest, backend });
-  const load = () =>
-    createModelFromSource(resolveRelativeUrl(source), {
-      ...rest,
-      backend,
-      storage: resolveWebStorage(storage),
-    });
-  try {
-    return await load();
-  } catch (error) {
-    // A cache entry that failed verification was deleted: loading again downloads it anew.
-    if (isDeletedCorruptEntry(error)) return load();
-    throw error;
-  }
+  return createModelFromSource(resolveRelativeUrl(source), {
+    ...rest,
+    backend,
+    storage: resolveWebStorage(storage),
+  });
 }
 
 /**

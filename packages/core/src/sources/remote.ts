@@ -1,5 +1,5 @@
 import type { ModelFile } from '../backend.js';
-import { SlmkitError } from '../errors.js';
+import { isSlmkitError, SlmkitError } from '../errors.js';
 import type { ModelSourceReader } from '../model-source.js';
 import type { ModelStorage } from '../storage.js';
 import { downloadFile, type ExpectedFile } from './download.js';
@@ -238,7 +238,7 @@ class StoredRemoteSource implements RemoteModelSource {
   async readText(path: string): Promise<string | undefined> {
     const key = this.key(path);
     if (!(await this.storage.stat(key))) return undefined;
-    return new TextDecoder().decode(await this.storage.read(key));
+    return new TextDecoder().decode(await this.readStored(path));
   }
 
   async modelFile(path: string): Promise<ModelFile | undefined> {
@@ -266,10 +266,25 @@ class StoredRemoteSource implements RemoteModelSource {
     for (const data of dataFiles) {
       const dataKey = this.key(data);
       if (!(await this.storage.stat(dataKey))) throw this.missingDataError(path, data);
-      externalData.push({ path: basename(data), data: await this.storage.read(dataKey) });
+      externalData.push({ path: basename(data), data: await this.readStored(data) });
     }
-    const data = await this.storage.read(key);
+    const data = await this.readStored(path);
     return externalData.length > 0 ? { name: path, data, externalData } : { name: path, data };
+  }
+
+  /**
+   * A stored file's bytes. A storage that finds a stored copy corrupt deletes it and throws
+   * INTEGRITY_ERROR (see ModelStorage.read); the file is then downloaded once more, when remote
+   * access is allowed.
+   */
+  private async readStored(path: string): Promise<Uint8Array> {
+    try {
+      return await this.storage.read(this.key(path));
+    } catch (error) {
+      if (!isSlmkitError(error, 'INTEGRITY_ERROR') || !this.allowRemote) throw error;
+      await this.fetchFiles([{ path }]);
+      return this.storage.read(this.key(path));
+    }
   }
 
   async listModelFiles(): Promise<string[]> {

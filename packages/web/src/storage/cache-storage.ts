@@ -157,19 +157,12 @@ export function createCacheStorage(options: CacheStorageOptions = {}): BrowserMo
   };
 }
 
-/** The error a stored file that no longer matches its recorded size or hash fails with. */
-export function corruptError(key: string): SlmkitError {
-  const error = new SlmkitError(
+/** The error a stored file that no longer matches its recorded size or hash fails with (after deletion). */
+function corruptError(key: string): SlmkitError {
+  return new SlmkitError(
     'INTEGRITY_ERROR',
-    `The cached copy of ${key} was corrupt (its bytes no longer match the size or sha256 recorded when it was stored). It was deleted; loading the model again downloads it anew.`,
+    `The cached copy of ${key} was corrupt (its bytes no longer match the size or sha256 recorded when it was stored). It was deleted; it is downloaded again when remote access is allowed.`,
   );
-  (error as SlmkitError & { cacheEntryDeleted?: boolean }).cacheEntryDeleted = true;
-  return error;
-}
-
-/** True for an error of {@link corruptError}: retrying the load re-downloads the file. */
-export function isDeletedCorruptEntry(error: unknown): boolean {
-  return (error as { cacheEntryDeleted?: boolean } | null)?.cacheEntryDeleted === true;
 }
 
 function formatBytes(bytes: number): string {
