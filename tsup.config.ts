@@ -25,7 +25,13 @@ function pkg(name: 'core' | 'node' | 'web', extra: Partial<Options> = {}): Optio
 const stage = process.env.SLMKIT_BUILD_STAGE;
 const core = [pkg('core', { platform: 'neutral' })];
 const adapters = [
-  pkg('node', { platform: 'node' }),
+  pkg('node', {
+    platform: 'node',
+    // session-worker is the script of the worker thread sessions run on; `shims` gives the CJS build
+    // the import.meta.url that locates it.
+    entry: { index: 'packages/node/src/index.ts', 'session-worker': 'packages/node/src/session-worker.ts' },
+    shims: true,
+  }),
   pkg('web', {
     platform: 'browser',
     // dist/browser is the self-contained bundle, built alongside by webBrowserBundle().

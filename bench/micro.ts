@@ -169,6 +169,7 @@ async function engineRows(): Promise<MicroRow[]> {
     hasUseCacheBranch: false,
     logitsToKeepInput: undefined,
     kvLayers,
+    presentNames: kvLayers.flatMap((layer) => [layer.presentKey, layer.presentValue]),
     kvType: 'float32',
     numKeyValueHeads: 3,
     headDim: 64,
@@ -176,7 +177,6 @@ async function engineRows(): Promise<MicroRow[]> {
   };
   const backend: Backend = {
     name: 'instant',
-    capabilities: { preallocatedOutputs: false, deviceResidentOutputs: false },
     createSession: () => Promise.reject(new Error('unused')),
     createTensor: (type, data, dims) => new ort.Tensor(type, data as never, dims),
   };

@@ -107,9 +107,9 @@ export function recordingBackend(log: RunLog): Backend {
       const session = await backend.createSession(file, options);
       const recorded: InferenceSession = {
         ...session,
-        async run(feeds, fetches) {
+        async run(feeds, options) {
           log.inputIds.push([...feeds.input_ids.dims]);
-          const result = await session.run(feeds, fetches);
+          const result = await session.run(feeds, options);
           log.outputs.push(...Object.values(result));
           return result;
         },

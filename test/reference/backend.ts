@@ -53,10 +53,7 @@ class ReferenceSession implements InferenceSession {
     this.outputMetadata = Object.fromEntries(outputs.map((o) => [o.name, o]));
   }
 
-  async run(
-    feeds: Record<string, Tensor>,
-    fetches?: Record<string, Tensor | null>,
-  ): Promise<Record<string, Tensor>> {
+  async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     const model = this.model;
     if (!model) throw new Error('reference: session was released');
     for (const name of this.inputNames) {
@@ -106,9 +103,8 @@ class ReferenceSession implements InferenceSession {
       for (let i = 0; i < a.length; i++) bits[i] = floatToHalf(a[i]);
       return makeTensor('float16', bits, kvDims);
     };
-    const wanted = fetches ? Object.keys(fetches) : this.outputNames;
     const result: Record<string, Tensor> = {};
-    for (const name of wanted) {
+    for (const name of this.outputNames) {
       if (name === 'logits') {
         result.logits = makeTensor('float32', out.logits, [B, out.keptLen, c.vocabSize]);
         continue;
@@ -129,7 +125,6 @@ class ReferenceSession implements InferenceSession {
 export function createReferenceBackend(): Backend {
   return {
     name: 'reference',
-    capabilities: { preallocatedOutputs: false, deviceResidentOutputs: false },
     async createSession(file: ModelFile, _options: SessionOptions): Promise<InferenceSession> {
       const loaded = await loadOnnxModel(file);
       return new ReferenceSession(new LlamaReference(loaded), loaded.inputs, loaded.outputs);

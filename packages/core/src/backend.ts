@@ -12,20 +12,25 @@ export interface ValueInfo {
   readonly shape?: readonly (number | string)[];
 }
 
+/** Per-run hints from core to a backend. */
+export interface RunOptions {
+  /**
+   * Outputs the caller never reads, only feeds back into a later run of the same session (a
+   * decoder's `present.*` KV cache). A backend may keep their data where the session runs and
+   * return tensors whose `location` is not 'cpu': their values are then read with
+   * `await tensor.getData()`, and `dispose()` frees them there.
+   */
+  readonly residentOutputs?: readonly string[];
+}
+
 /** One loaded .onnx graph, as a backend hands it to core. */
 export interface InferenceSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   readonly inputMetadata: Readonly<Record<string, ValueInfo>>;
   readonly outputMetadata: Readonly<Record<string, ValueInfo>>;
-  /**
-   * Runs the graph. `fetches` names the outputs wanted (all when omitted); a tensor given for an
-   * output is a preallocated buffer the runtime may write into.
-   */
-  run(
-    feeds: Record<string, Tensor>,
-    fetches?: Record<string, Tensor | null>,
-  ): Promise<Record<string, Tensor>>;
+  /** Runs the graph on `feeds` and returns every output. */
+  run(feeds: Record<string, Tensor>, options?: RunOptions): Promise<Record<string, Tensor>>;
   /** Frees the native session. Safe to call twice. */
   release(): Promise<void>;
 }
@@ -61,22 +66,10 @@ export interface SessionOptions {
   extra?: Record<string, string>;
 }
 
-/** What a backend can do; core reads these flags to choose a strategy. */
-export interface BackendCapabilities {
-  /**
-   * Outputs can be written into preallocated tensors passed as `fetches` *without* an extra copy
-   * on return. (onnxruntime-node copies outputs anyway, so it reports false.)
-   */
-  readonly preallocatedOutputs: boolean;
-  /** Outputs can stay on the device (e.g. WebGPU buffers) between runs. */
-  readonly deviceResidentOutputs: boolean;
-}
-
 /** What @slmkit/node and @slmkit/web each provide to core. */
 export interface Backend {
   /** e.g. 'onnxruntime-node', 'onnxruntime-web', 'reference'. */
   readonly name: string;
-  readonly capabilities: BackendCapabilities;
   createSession(model: ModelFile, options: SessionOptions): Promise<InferenceSession>;
   /** Tensors fed to a session must come from the session's own runtime. */
   createTensor(type: TensorType, data: Tensor.DataType, dims: readonly number[]): Tensor;

@@ -19,6 +19,8 @@ export interface DecoderSignature {
   /** `num_logits_to_keep` or `logits_to_keep`, when the graph can skip logits of earlier positions. */
   readonly logitsToKeepInput: string | undefined;
   readonly kvLayers: readonly KvLayerNames[];
+  /** Every layer's present.* output names: fed back, never read (see `RunOptions.residentOutputs`). */
+  readonly presentNames: readonly string[];
   readonly kvType: TensorType;
   readonly numKeyValueHeads: number;
   readonly headDim: number;
@@ -94,6 +96,7 @@ export function inspectDecoder(
         ? 'logits_to_keep'
         : undefined,
     kvLayers,
+    presentNames: kvLayers.flatMap((layer) => [layer.presentKey, layer.presentValue]),
     kvType: firstPast?.type ?? 'float32',
     numKeyValueHeads: fixed(shape?.[1], config.numKeyValueHeads),
     headDim: fixed(shape?.[3], config.headDim),

@@ -131,7 +131,7 @@ export class GenerationRun {
     const batch = this.sequences.length;
     const maxTotal = Math.min(this.promptLength + options.maxNewTokens, this.request.contextLength);
     const attention = new AttentionInputs(this.padding, maxTotal);
-    const { cache, reused } = this.acquireCache();
+    const { cache, reused } = await this.acquireCache();
     this.cachedPromptTokens = reused;
     const stepIds = new BigInt64Array(batch);
     const feeds = new StepFeeds(backend, signature, batch, stepIds);
@@ -197,13 +197,13 @@ export class GenerationRun {
    * A single prompt reuses the kept cache for the longest prefix it shares with it (leaving at
    * least one prompt token to run, for the logits); anything else starts from an empty cache.
    */
-  private acquireCache(): { cache: KvCache; reused: number } {
+  private async acquireCache(): Promise<{ cache: KvCache; reused: number }> {
     const { backend, signature, prefixStore, prompts } = this.request;
     const kept = prompts.length === 1 ? prefixStore?.take() : undefined;
     if (kept) {
       const reused = Math.min(commonPrefixLength(kept.tokenIds, prompts[0]), prompts[0].length - 1);
       if (reused > 0) {
-        kept.cache.truncate(reused);
+        await kept.cache.truncate(reused);
         return { cache: kept.cache, reused };
       }
       kept.cache.release();
@@ -280,7 +280,9 @@ export class GenerationRun {
     const total = cache.length + length;
     let outputs: Record<string, Tensor>;
     try {
-      outputs = await session.run(feeds.prepare(cache, attention, promptIds, length));
+      outputs = await session.run(feeds.prepare(cache, attention, promptIds, length), {
+        residentOutputs: this.request.signature.presentNames,
+      });
     } catch (cause) {
       throw new SlmkitError('RUNTIME_ERROR', `The model failed to run: ${(cause as Error).message}`, {
         cause,

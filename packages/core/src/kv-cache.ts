@@ -51,8 +51,11 @@ export class KvCache {
     this.length = newLength;
   }
 
-  /** Keeps only the first `length` positions (for reusing a shared prefix). */
-  truncate(length: number): void {
+  /**
+   * Keeps only the first `length` positions (for reusing a shared prefix). Async because a backend
+   * may keep the cache where its session runs (see `RunOptions.residentOutputs`).
+   */
+  async truncate(length: number): Promise<void> {
     this.assertLive();
     if (length > this.length || length < 0) {
       throw new SlmkitError(
@@ -65,7 +68,7 @@ export class KvCache {
     const rows = this.batchSize * numKeyValueHeads;
     const next = new Map<string, Tensor>();
     for (const [name, tensor] of this.tensors) {
-      const source = tensor.data as KvData;
+      const source = (tensor.location === 'cpu' ? tensor.data : await tensor.getData()) as KvData;
       const target =
         kvType === 'float16'
           ? new Uint16Array(rows * length * headDim)

@@ -1,7 +1,8 @@
 import type { InferenceSession as OrtSession, Tensor } from 'onnxruntime-common';
 import type { InferenceSession, SessionOptions, ValueInfo } from './backend.js';
 
-function describeValues(metadata: readonly OrtSession.ValueMetadata[]): Record<string, ValueInfo> {
+/** Metadata of a session's tensor inputs or outputs, keyed by name (other kinds are left out). */
+export function describeOrtValues(metadata: readonly OrtSession.ValueMetadata[]): Record<string, ValueInfo> {
   const described: Record<string, ValueInfo> = {};
   for (const value of metadata) {
     if (!value.isTensor) continue;
@@ -19,12 +20,10 @@ export function wrapOrtSession(session: OrtSession): InferenceSession {
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
-    inputMetadata: describeValues(session.inputMetadata),
-    outputMetadata: describeValues(session.outputMetadata),
-    run: (feeds, fetches) =>
-      (fetches
-        ? session.run(feeds, fetches as Record<string, Tensor | null>)
-        : session.run(feeds)) as Promise<Record<string, Tensor>>,
+    inputMetadata: describeOrtValues(session.inputMetadata),
+    outputMetadata: describeOrtValues(session.outputMetadata),
+    // Every output comes back on the CPU: in-process, there is nowhere else to keep one.
+    run: (feeds) => session.run(feeds) as Promise<Record<string, Tensor>>,
     async release() {
       if (released) return;
       released = true;

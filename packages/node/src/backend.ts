@@ -1,29 +1,47 @@
 import { type Backend, SlmkitError, toOrtSessionOptions, wrapOrtSession } from '@slmkit/core';
 import * as ort from 'onnxruntime-node';
+import { createThreadedSession } from './threaded-session.js';
+
+/** Options of {@link createNodeBackend}. */
+export interface NodeBackendOptions {
+  /**
+   * Where each session runs. 'worker' (default): on a worker thread of its own, which keeps the
+   * runtime's per-step garbage (the whole KV cache, every step) out of your application's heap, so
+   * decoding speed does not depend on how much memory the rest of your app holds. 'main': in the
+   * calling thread, as plain onnxruntime-node does.
+   */
+  sessionThread?: 'worker' | 'main';
+}
 
 /**
  * The onnxruntime-node backend. It loads .onnx files from a local path (external data files are
  * found beside it) or from bytes.
  *
- * onnxruntime-node copies every output into a fresh buffer on return, even into preallocated
- * fetches, so it reports no preallocated-output capability and core does not preallocate.
+ * @example
+ * ```ts
+ * import { createModel, createNodeBackend } from '@slmkit/node';
+ * const model = await createModel('./models/tiny', { backend: createNodeBackend({ sessionThread: 'main' }) });
+ * ```
  */
-export function createNodeBackend(): Backend {
+export function createNodeBackend(options: NodeBackendOptions = {}): Backend {
+  const threaded = (options.sessionThread ?? 'worker') === 'worker';
   return {
     name: 'onnxruntime-node',
-    capabilities: { preallocatedOutputs: false, deviceResidentOutputs: false },
-    async createSession(model, options) {
-      checkExecutionProviders(options.executionProviders);
-      const ortOptions = toOrtSessionOptions({ executionProviders: ['cpu'], ...options });
-      if (model.path) return wrapOrtSession(await ort.InferenceSession.create(model.path, ortOptions));
-      if (!model.data) {
+    async createSession(model, sessionOptions) {
+      checkExecutionProviders(sessionOptions.executionProviders);
+      const ortOptions = toOrtSessionOptions({ executionProviders: ['cpu'], ...sessionOptions });
+      if (!model.path && !model.data) {
         throw new SlmkitError(
           'MODEL_FILE_MISSING',
           `${model.name} has neither a local path nor data to load.`,
         );
       }
+      if (threaded) return createThreadedSession(model, ortOptions);
+      if (model.path) return wrapOrtSession(await ort.InferenceSession.create(model.path, ortOptions));
       const externalData = model.externalData?.map((file) => ({ path: file.path, data: file.data }));
-      return wrapOrtSession(await ort.InferenceSession.create(model.data, { ...ortOptions, externalData }));
+      return wrapOrtSession(
+        await ort.InferenceSession.create(model.data as Uint8Array, { ...ortOptions, externalData }),
+      );
     },
     createTensor: (type, data, dims) => new ort.Tensor(type, data as never, dims),
   };

@@ -5,12 +5,18 @@ import {
   loadModel,
   SlmkitError,
 } from '@slmkit/core';
-import { createNodeBackend } from './backend.js';
+import { createNodeBackend, type NodeBackendOptions } from './backend.js';
 import { isLocalFolder, openLocalFolder } from './local-folder.js';
 import { type NodeSourceDefaultsOptions, nodeSourceDefaults } from './sources.js';
 
-/** Options of the Node.js {@link createModel}. */
-export interface NodeCreateModelOptions extends Partial<CreateModelOptions>, NodeSourceDefaultsOptions {}
+/**
+ * Options of the Node.js {@link createModel}. `sessionThread` applies to the default backend (not
+ * to a `backend` you pass).
+ */
+export interface NodeCreateModelOptions
+  extends Partial<CreateModelOptions>,
+    NodeSourceDefaultsOptions,
+    NodeBackendOptions {}
 
 /** Sources that can only mean a local path. */
 const LOOKS_LIKE_PATH = /^(\.{1,2}[\\/]|[\\/]|~|[A-Za-z]:[\\/])/;
@@ -34,7 +40,7 @@ export async function createModel(
   source: string,
   options: NodeCreateModelOptions = {},
 ): Promise<LanguageModel> {
-  const backend = options.backend ?? createNodeBackend();
+  const backend = options.backend ?? createNodeBackend({ sessionThread: options.sessionThread });
   if (isLocalFolder(source)) return loadModel(openLocalFolder(source), { ...options, backend });
   if (LOOKS_LIKE_PATH.test(source)) {
     throw new SlmkitError('MODEL_FILE_MISSING', `No model folder at ${source}: check the path.`);

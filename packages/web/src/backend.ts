@@ -144,17 +144,15 @@ export function createWebBackend(options: WebBackendOptions = {}): WebBackend {
     const run = wrapped.run;
     // onnxruntime-web's runs settle through microtasks only, so a generation loop would never let the
     // page render or a worker receive messages; one macrotask turn per run keeps both responsive.
-    const yieldingRun: InferenceSession['run'] = async (feeds, fetches) => {
+    const yieldingRun: InferenceSession['run'] = async (feeds) => {
       await yieldToEventLoop();
-      return run(feeds, fetches);
+      return run(feeds);
     };
     return { ...wrapped, run: yieldingRun };
   };
 
   return {
     name: 'onnxruntime-web',
-    // onnxruntime-web copies outputs out of the wasm heap (or GPU) into fresh tensors on return.
-    capabilities: { preallocatedOutputs: false, deviceResidentOutputs: false },
     async createSession(model, session) {
       if (session.executionProviders) return create(model, session);
       const { executionProviders: providers, warning } = await resolveDevice(options.device);
