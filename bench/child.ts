@@ -5,7 +5,7 @@
  *
  *   node --import tsx bench/child.ts <system> <workload> <threads> <spinning 0|1> <reps>
  */
-import { modelFolder, promptIds, WORKLOADS, type WorkloadId } from './lib/workloads.js';
+import { allocateAppHeap, modelFolder, promptIds, WORKLOADS, type WorkloadId } from './lib/workloads.js';
 import { createSystem, type RunTiming, type SystemName } from './systems/types.js';
 
 export interface ChildResult {
@@ -19,6 +19,7 @@ export interface ChildResult {
 async function main() {
   const [system, workloadId, threads, spinning, reps] = process.argv.slice(2);
   const workload = WORKLOADS[workloadId as WorkloadId];
+  const appHeap = workload.appHeapMb ? allocateAppHeap(workload.appHeapMb) : undefined;
   const folder = await modelFolder(workload.model);
   const bench = await createSystem(system as SystemName);
   const loadStart = performance.now();
@@ -34,6 +35,7 @@ async function main() {
     );
   }
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
+  appHeap?.clear(); // referenced until the measurements are done
   await bench.dispose();
   const result: ChildResult = {
     system: system as SystemName,

@@ -11,9 +11,14 @@ export interface Workload {
   readonly sampling?: Sampling;
   readonly systems: readonly SystemName[];
   readonly model: ModelVariant;
+  /**
+   * Megabytes of live JavaScript objects the measuring process holds before loading, as an
+   * application would (a server's caches, an Electron app's state).
+   */
+  readonly appHeapMb?: number;
 }
 
-export type WorkloadId = 'greedy-128' | 'greedy-1024' | 'sample-128' | 'keep-1024';
+export type WorkloadId = 'greedy-128' | 'greedy-1024' | 'sample-128' | 'keep-1024' | 'app-heap-1024';
 
 /** Sampling settings of the sampling workload (Hugging Face's usual chat defaults). */
 export const SAMPLING: Sampling = { temperature: 0.8, topK: 50, topP: 0.9, seed: 42 };
@@ -52,7 +57,28 @@ export const WORKLOADS: Record<WorkloadId, Workload> = {
     systems: ['floor', 'slmkit', 'transformers'],
     model: 'logits-to-keep',
   },
+  'app-heap-1024': {
+    id: 'app-heap-1024',
+    title: '1,024 prompt + 64 new, greedy, in a process holding 200 MB of live objects',
+    promptTokens: 1024,
+    newTokens: 64,
+    systems: ['floor', 'slmkit', 'transformers'],
+    model: 'default',
+    appHeapMb: 200,
+  },
 };
+
+/**
+ * About `megabytes` of live, reachable JavaScript objects (small records in a Map, the shape of an
+ * application's caches). Keep the result referenced for as long as it should count.
+ */
+export function allocateAppHeap(megabytes: number): Map<string, { id: number; label: string }> {
+  const heap = new Map<string, { id: number; label: string }>();
+  // ≈ 153 bytes per entry (key string, record, label string, map slot): heapUsed after a full GC.
+  const entries = Math.round((megabytes * 1e6) / 153);
+  for (let i = 0; i < entries; i++) heap.set(`key-${i}`, { id: i, label: `value-${i}` });
+  return heap;
+}
 
 /**
  * A deterministic prompt of `length` token ids: BOS, then ids spread over the llama2 vocabulary
