@@ -1,10 +1,12 @@
 /** Messages between a threaded session (threaded-session.ts) and its thread (session-worker.ts). */
 import type { InferenceSession as OrtSession, Tensor } from 'onnxruntime-common';
 
-/** A tensor crossing the thread boundary: its data (copied or transferred), or a resident handle. */
-export type WireTensor =
-  | { readonly type: Tensor.Type; readonly dims: readonly number[]; readonly data: Tensor.DataType }
-  | { readonly type: Tensor.Type; readonly dims: readonly number[]; readonly handle: number };
+/** A tensor's data crossing the thread boundary (copied, or moved when it is an output). */
+export interface WireData {
+  readonly type: Tensor.Type;
+  readonly dims: readonly number[];
+  readonly data: Tensor.DataType;
+}
 
 /** The graph file to load: a path, or bytes (external data by path or bytes). */
 export interface WireModel {
@@ -18,9 +20,12 @@ export type SessionCall =
   | { readonly op: 'create'; readonly model: WireModel; readonly options: OrtSession.SessionOptions }
   | {
       readonly op: 'run';
-      readonly feeds: Record<string, WireTensor>;
-      /** Outputs to keep in the thread, answered with a handle instead of data. */
-      readonly resident: readonly string[];
+      /** Feeds sent as data, by input name. */
+      readonly feeds: Record<string, WireData>;
+      /** Feeds already on the thread: pairs of (input index, handle). */
+      readonly residentFeeds: Int32Array;
+      /** Indices of the outputs to keep on the thread, answered with a handle instead of data. */
+      readonly resident: Int32Array;
     }
   | { readonly op: 'read'; readonly handle: number }
   | { readonly op: 'release' };
@@ -36,6 +41,17 @@ export interface WireSessionInfo {
   readonly outputNames: readonly string[];
   readonly inputMetadata: readonly OrtSession.ValueMetadata[];
   readonly outputMetadata: readonly OrtSession.ValueMetadata[];
+}
+
+/**
+ * What `run` answers. Handles and shapes travel as one flat Int32Array because a decoder has dozens
+ * of cache outputs and cloning that many small objects cost ~0.3 ms per step, both ways.
+ */
+export interface WireRunResult {
+  /** Outputs sent as data, by output name. */
+  readonly data: Record<string, WireData>;
+  /** Per kept output: output index, handle, rank, then its dims. */
+  readonly resident: Int32Array;
 }
 
 export type SessionReply =

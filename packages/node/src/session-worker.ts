@@ -10,8 +10,9 @@ import type {
   SessionCall,
   SessionMessage,
   SessionReply,
+  WireData,
+  WireRunResult,
   WireSessionInfo,
-  WireTensor,
 } from './session-protocol.js';
 
 if (!parentPort) throw new Error('session-worker.js runs as a worker thread of @slmkit/node.');
@@ -21,12 +22,12 @@ const port = parentPort;
 type NumericData = Exclude<ort.Tensor['data'], string[]>;
 
 let session: ort.InferenceSession | undefined;
-const resident = new Map<number, ort.Tensor>();
+const residentTensors = new Map<number, ort.Tensor>();
 let nextHandle = 1;
 
 port.on('message', (message: SessionMessage) => {
   if (message.op === 'free') {
-    for (const handle of message.handles) resident.delete(handle);
+    for (const handle of message.handles) residentTensors.delete(handle);
     return;
   }
   answer(message.id, () => handle(message));
@@ -70,32 +71,42 @@ async function handle(request: SessionCall): Promise<[unknown, ArrayBuffer[]?]> 
       return [info];
     }
     case 'run': {
+      const current = liveSession();
       const feeds: Record<string, ort.Tensor> = {};
-      for (const [name, wire] of Object.entries(request.feeds)) feeds[name] = fromWire(wire);
-      const outputs = await liveSession().run(feeds);
-      const keep = new Set(request.resident);
-      const wired: Record<string, WireTensor> = {};
+      for (const [name, wire] of Object.entries(request.feeds)) {
+        feeds[name] = new ort.Tensor(wire.type, wire.data as never, wire.dims);
+      }
+      const { residentFeeds } = request;
+      for (let i = 0; i < residentFeeds.length; i += 2) {
+        feeds[current.inputNames[residentFeeds[i]]] = residentTensor(residentFeeds[i + 1]);
+      }
+      const outputs = await current.run(feeds);
+      const kept = new Set(Array.from(request.resident, (index) => current.outputNames[index]));
+      const data: Record<string, WireData> = {};
+      const resident: number[] = [];
       const transfer: ArrayBuffer[] = [];
-      for (const [name, tensor] of Object.entries(outputs)) {
-        if (keep.has(name)) {
+      current.outputNames.forEach((name, index) => {
+        const tensor = outputs[name];
+        if (kept.has(name)) {
           const handle = nextHandle++;
-          resident.set(handle, tensor);
-          wired[name] = { type: tensor.type, dims: tensor.dims, handle };
+          residentTensors.set(handle, tensor);
+          resident.push(index, handle, tensor.dims.length, ...tensor.dims);
         } else {
           // onnxruntime-node gives every output its own buffer, so it can move without a copy.
-          const data = tensor.data as NumericData;
-          wired[name] = { type: tensor.type, dims: tensor.dims, data };
-          transfer.push(data.buffer as ArrayBuffer);
+          const values = tensor.data as NumericData;
+          data[name] = { type: tensor.type, dims: tensor.dims, data: values };
+          transfer.push(values.buffer as ArrayBuffer);
         }
-      }
-      return [wired, transfer];
+      });
+      const result: WireRunResult = { data, resident: Int32Array.from(resident) };
+      return [result, transfer];
     }
     case 'read': {
       const data = (residentTensor(request.handle).data as NumericData).slice();
       return [data, [data.buffer as ArrayBuffer]];
     }
     case 'release': {
-      resident.clear();
+      residentTensors.clear();
       await session?.release();
       session = undefined;
       return [undefined];
@@ -103,13 +114,8 @@ async function handle(request: SessionCall): Promise<[unknown, ArrayBuffer[]?]> 
   }
 }
 
-function fromWire(wire: WireTensor): ort.Tensor {
-  if ('handle' in wire) return residentTensor(wire.handle);
-  return new ort.Tensor(wire.type, wire.data as never, wire.dims);
-}
-
 function residentTensor(handle: number): ort.Tensor {
-  const tensor = resident.get(handle);
+  const tensor = residentTensors.get(handle);
   if (!tensor) throw new Error(`Tensor ${handle} was disposed and cannot be used.`);
   return tensor;
 }

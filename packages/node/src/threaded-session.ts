@@ -8,8 +8,9 @@ import type {
   SessionCall,
   SessionMessage,
   SessionReply,
+  WireData,
+  WireRunResult,
   WireSessionInfo,
-  WireTensor,
 } from './session-protocol.js';
 
 /**
@@ -44,30 +45,19 @@ export async function createThreadedSession(
 
 /** The session object: plain like `wrapOrtSession`'s, so wrappers can spread it. */
 function threadedSession(thread: SessionThread, info: WireSessionInfo): InferenceSession {
+  const outputMetadata = describeOrtValues(info.outputMetadata);
+  const inputIndex = new Map(info.inputNames.map((name, index) => [name, index]));
+  const outputIndex = new Map(info.outputNames.map((name, index) => [name, index]));
   /** The thread-side handle of each resident tensor this session returned. */
   const handles = new WeakMap<Tensor, number>();
   let released = false;
 
-  const toWire = (name: string, tensor: Tensor): WireTensor => {
-    const handle = handles.get(tensor);
-    if (handle !== undefined) return { type: tensor.type, dims: tensor.dims, handle };
-    if (tensor.location !== 'cpu') {
-      throw new SlmkitError(
-        'INVALID_INPUT',
-        `Input "${name}" is a ${tensor.location} tensor that this session did not produce; feed CPU tensors or this session's own outputs.`,
-      );
-    }
-    return { type: tensor.type, dims: tensor.dims, data: tensor.data };
-  };
-
-  const fromWire = (wire: WireTensor): Tensor => {
-    if ('data' in wire) return new ort.Tensor(wire.type, wire.data as never, wire.dims);
-    const { handle } = wire;
+  const residentTensor = (name: string, handle: number, dims: readonly number[]): Tensor => {
     // onnxruntime-common has no location for "on another thread"; 'gpu-buffer' is its location for
     // data held elsewhere, read through `download` and freed through `dispose`, which is this.
     const tensor = ort.Tensor.fromGpuBuffer({ handle } as never, {
-      dataType: wire.type as never,
-      dims: wire.dims,
+      dataType: outputMetadata[name].type as never,
+      dims,
       download: async () => (await thread.request({ op: 'read', handle })) as never,
       dispose: () => thread.free(handle),
     });
@@ -79,18 +69,44 @@ function threadedSession(thread: SessionThread, info: WireSessionInfo): Inferenc
     inputNames: info.inputNames,
     outputNames: info.outputNames,
     inputMetadata: describeOrtValues(info.inputMetadata),
-    outputMetadata: describeOrtValues(info.outputMetadata),
+    outputMetadata,
     async run(feeds, options) {
-      const wired: Record<string, WireTensor> = {};
-      for (const [name, tensor] of Object.entries(feeds)) wired[name] = toWire(name, tensor);
-      const resident = options?.residentOutputs ?? [];
-      const outputs = (await thread.request({ op: 'run', feeds: wired, resident })) as Record<
-        string,
-        WireTensor
-      >;
-      const result: Record<string, Tensor> = {};
-      for (const [name, wire] of Object.entries(outputs)) result[name] = fromWire(wire);
-      return result;
+      const data: Record<string, WireData> = {};
+      const residentFeeds: number[] = [];
+      for (const [name, tensor] of Object.entries(feeds)) {
+        const handle = handles.get(tensor);
+        if (handle !== undefined) {
+          residentFeeds.push(inputIndex.get(name) ?? -1, handle);
+        } else if (tensor.location === 'cpu') {
+          data[name] = { type: tensor.type, dims: tensor.dims, data: tensor.data };
+        } else {
+          throw new SlmkitError(
+            'INVALID_INPUT',
+            `Input "${name}" is a ${tensor.location} tensor that this session did not produce; feed CPU tensors or this session's own outputs.`,
+          );
+        }
+      }
+      const resident = Int32Array.from(options?.residentOutputs ?? [], (name) => outputIndex.get(name) ?? -1);
+      const result = (await thread.request({
+        op: 'run',
+        feeds: data,
+        residentFeeds: Int32Array.from(residentFeeds),
+        resident,
+      })) as WireRunResult;
+      const outputs: Record<string, Tensor> = {};
+      for (const [name, wire] of Object.entries(result.data)) {
+        outputs[name] = new ort.Tensor(wire.type, wire.data as never, wire.dims);
+      }
+      const kept = result.resident;
+      for (let i = 0; i < kept.length; i += 3 + kept[i + 2]) {
+        const name = info.outputNames[kept[i]];
+        outputs[name] = residentTensor(
+          name,
+          kept[i + 1],
+          Array.from(kept.subarray(i + 3, i + 3 + kept[i + 2])),
+        );
+      }
+      return outputs;
     },
     async release() {
       if (released) return;
