@@ -1,4 +1,5 @@
 import { SlmkitError } from './errors.js';
+import { KERNEL_BLOCK, LogitKernels } from './kernels/logit-kernels.js';
 
 /** How the next token is chosen. `temperature: 0` means greedy (argmax). */
 export interface SamplingParams {
@@ -11,8 +12,23 @@ export interface SamplingParams {
   readonly minP: number;
 }
 
+/** Rows at least this long go through the SIMD kernels (below, copying them in costs more than it saves). */
+const KERNEL_MIN_LENGTH = 2048;
+
+let kernels: LogitKernels | null | undefined;
+/** The SIMD kernels, created on first use; undefined where WebAssembly SIMD is unavailable. */
+function simdKernels(): LogitKernels | undefined {
+  if (kernels === undefined) kernels = LogitKernels.create() ?? null;
+  return kernels ?? undefined;
+}
+
 /** Index of the largest value (the first one on ties; NaN is never the largest; 0 when there is none). */
 export function argmax(values: Float32Array): number {
+  const simd = values.length >= KERNEL_MIN_LENGTH ? simdKernels() : undefined;
+  if (simd) {
+    simd.load(values);
+    return simd.argmax();
+  }
   let best = 0;
   let bestValue = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < values.length; i++) {
@@ -25,13 +41,46 @@ export function argmax(values: Float32Array): number {
 }
 
 /**
- * Writes the indices of the `count` largest `values` into `out[0..count)`, largest first. A min-heap
- * of size `count` costs about one comparison per value for the usual small counts, so nothing ever
- * sorts the whole vocabulary.
+ * Writes the indices of the `count` largest `values` into `out[0..count)`, largest first.
+ *
+ * On long rows the SIMD kernels first narrow the search: the `count`-th largest of the maxima of
+ * blocks of 64 values is a lower bound for the `count`-th largest value (each of those blocks holds
+ * a value at least that large), so only the values at or above it (a few times `count`, usually)
+ * go through the heap.
  */
 export function topIndices(values: Float32Array, count: number, out: Int32Array): void {
+  const simd =
+    values.length >= KERNEL_MIN_LENGTH && count * KERNEL_BLOCK <= values.length ? simdKernels() : undefined;
+  let candidates: Int32Array | undefined;
+  if (simd) {
+    simd.load(values);
+    const maxima = simd.blockMaxima();
+    heapTopIndices(maxima, undefined, count, out);
+    const atLeast = simd.indicesAtLeast(maxima[out[count - 1]]);
+    // Fewer only when whole blocks are NaN; then everything is scanned.
+    if (atLeast.length >= count) candidates = atLeast;
+  }
+  heapTopIndices(values, candidates, count, out);
+}
+
+/**
+ * The `count` largest of `values` (only at the indices in `candidates`, when given), largest
+ * first, into `out`. A min-heap of size `count` costs about one comparison per value for the
+ * usual small counts, so nothing ever sorts the whole vocabulary.
+ */
+function heapTopIndices(
+  values: Float32Array,
+  candidates: Int32Array | undefined,
+  count: number,
+  out: Int32Array,
+): void {
   const heap = out;
-  const less = (a: number, b: number) => values[heap[a]] < values[heap[b]];
+  // NaN counts as the smallest value, so it never stays in the heap while a number could take its place.
+  const less = (a: number, b: number) => {
+    const x = values[heap[a]];
+    const y = values[heap[b]];
+    return x < y || (x !== x && y === y);
+  };
   const siftDown = (start: number, size: number) => {
     let i = start;
     for (;;) {
@@ -46,15 +95,21 @@ export function topIndices(values: Float32Array, count: number, out: Int32Array)
       i = smallest;
     }
   };
-  for (let i = 0; i < count; i++) heap[i] = i;
+  /** The smallest value kept so far (-Infinity for NaN): most values are below it and cost one comparison. */
+  const floor = () => {
+    const value = values[heap[0]];
+    return value === value ? value : Number.NEGATIVE_INFINITY;
+  };
+  const total = candidates ? candidates.length : values.length;
+  for (let i = 0; i < count; i++) heap[i] = candidates ? candidates[i] : i;
   for (let i = (count >> 1) - 1; i >= 0; i--) siftDown(i, count);
-  // The smallest value kept so far: most values are below it, and cost one comparison each.
-  let threshold = values[heap[0]];
-  for (let i = count; i < values.length; i++) {
-    if (values[i] > threshold) {
-      heap[0] = i;
+  let threshold = floor();
+  for (let i = count; i < total; i++) {
+    const index = candidates ? candidates[i] : i;
+    if (values[index] > threshold) {
+      heap[0] = index;
       siftDown(0, count);
-      threshold = values[heap[0]];
+      threshold = floor();
     }
   }
   // Heap sort in place: repeatedly move the smallest to the end, which leaves the order descending.
