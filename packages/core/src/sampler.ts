@@ -79,7 +79,7 @@ function heapTopIndices(
   const less = (a: number, b: number) => {
     const x = values[heap[a]];
     const y = values[heap[b]];
-    return x < y || (x !== x && y === y);
+    return x < y || (Number.isNaN(x) && !Number.isNaN(y));
   };
   const siftDown = (start: number, size: number) => {
     let i = start;
@@ -98,7 +98,7 @@ function heapTopIndices(
   /** The smallest value kept so far (-Infinity for NaN): most values are below it and cost one comparison. */
   const floor = () => {
     const value = values[heap[0]];
-    return value === value ? value : Number.NEGATIVE_INFINITY;
+    return Number.isNaN(value) ? Number.NEGATIVE_INFINITY : value;
   };
   const total = candidates ? candidates.length : values.length;
   for (let i = 0; i < count; i++) heap[i] = candidates ? candidates[i] : i;
