@@ -1,5 +1,5 @@
 /** slmkit as a user runs it: createModel() on the folder, then model.stream() over token ids. */
-import { createModel, type GenerateOptions, type LanguageModel } from '@slmkit/node';
+import type { GenerateOptions, LanguageModel } from '@slmkit/node';
 import {
   type BenchSystem,
   type LoadOptions,
@@ -13,6 +13,7 @@ export class SlmkitSystem implements BenchSystem {
   private model!: LanguageModel;
 
   async load(options: LoadOptions): Promise<void> {
+    const { createModel } = await builtPackage();
     const ort = ortSessionOptions(options);
     this.model = await createModel(options.folder, {
       // The warm-up uses the same prompt: with the prefix cache on, the measured run would reuse its
@@ -62,4 +63,14 @@ export class SlmkitSystem implements BenchSystem {
   async dispose(): Promise<void> {
     await this.model.dispose();
   }
+}
+
+/**
+ * The built @slmkit/node (`npm run bench` builds first), as applications load it. Through the
+ * tsconfig paths, tsx would load the TypeScript sources instead, and then also start the session
+ * worker through tsx, whose loader weighs on that thread's heap and time.
+ */
+async function builtPackage(): Promise<typeof import('@slmkit/node')> {
+  const dist = new URL('../../packages/node/dist/index.js', import.meta.url);
+  return import(dist.href);
 }
