@@ -5,10 +5,11 @@ import { createThreadedSession } from './threaded-session.js';
 /** Options of {@link createNodeBackend}. */
 export interface NodeBackendOptions {
   /**
-   * Where each session runs. 'worker' (default): on a worker thread of its own, which keeps the
-   * runtime's per-step garbage (the whole KV cache, every step) out of your application's heap, so
+   * Where each session runs. 'worker' (default): on a worker thread of its own, so your event loop
+   * keeps running during each run (onnxruntime-node's runs block their thread), and the runtime's
+   * per-step garbage (the whole KV cache, every step) stays out of your application's heap, so
    * decoding speed does not depend on how much memory the rest of your app holds. 'main': in the
-   * calling thread, as plain onnxruntime-node does.
+   * calling thread, as plain onnxruntime-node does (saves the 0.1–0.3 ms per step of messaging).
    */
   sessionThread?: 'worker' | 'main';
 }

@@ -17,13 +17,14 @@ import type {
  * Loads `model` into onnxruntime-node on a worker thread of its own and returns a session that
  * runs there.
  *
- * Why: onnxruntime-node 1.30 returns every output in a fresh buffer, the whole KV cache each step
- * (about 50 MB at 1,000 tokens of context for a 135M model). That garbage makes V8 mark the heap
- * of the thread that receives it every step or two, so in-process decoding slows down with the
- * size of the *application's* heap (measured: 1.6× slower per token with 70 MB of live objects,
- * 3.1× with 280 MB). Here the cache stays on the session's thread (outputs named in
- * `RunOptions.residentOutputs` come back as handles), whose heap is a few megabytes; only the
- * logits cross, moved without a copy.
+ * Why: onnxruntime-node 1.30 runs a graph synchronously on the calling thread (its async `run` is
+ * a setImmediate around a blocking call), so in-process every step blocks the application's event
+ * loop for the whole run. And it returns every output in a fresh buffer, the whole KV cache each
+ * step (about 50 MB at 1,000 tokens of context for a 135M model); that garbage makes V8 mark the
+ * receiving thread's whole heap every step or two, so in-process decoding slows down with the
+ * size of the *application's* heap (about 3x slower per token with 200 MB of live objects). Here
+ * the cache stays on the session's thread (outputs named in `RunOptions.residentOutputs` come back
+ * as handles), whose heap is a few megabytes; only the logits cross, moved without a copy.
  */
 export async function createThreadedSession(
   model: ModelFile,
