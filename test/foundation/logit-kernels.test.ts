@@ -10,7 +10,8 @@ const kernelsDir = new URL('../../packages/core/src/kernels/', import.meta.url);
 /** The plain definitions the kernels must agree with. */
 function slowArgmax(values: Float32Array): number {
   let best = 0;
-  for (let i = 0; i < values.length; i++) if (values[i] > values[best] || Number.isNaN(values[best])) best = i;
+  for (let i = 0; i < values.length; i++)
+    if (values[i] > values[best] || Number.isNaN(values[best])) best = i;
   return values[best] > Number.NEGATIVE_INFINITY ? best : 0;
 }
 /** The `count` largest values above -Infinity (NaN and -Infinity are never worth keeping). */
