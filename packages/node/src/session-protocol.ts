@@ -30,10 +30,13 @@ export type SessionCall =
   | { readonly op: 'read'; readonly handle: number }
   | { readonly op: 'release' };
 
-/** Everything the main thread posts: calls, and the handles it no longer refers to (no reply). */
+/**
+ * Everything the main thread posts: calls, which also carry the handles freed since the last
+ * message, and, when no call follows soon, those handles alone (no reply).
+ */
 export type SessionMessage =
-  | (SessionCall & { readonly id: number })
-  | { readonly op: 'free'; readonly handles: readonly number[] };
+  | (SessionCall & { readonly id: number; readonly free: readonly number[] })
+  | { readonly op: 'free'; readonly free: readonly number[] };
 
 /** What `create` answers: the session's names and metadata (onnxruntime-common's own shapes). */
 export interface WireSessionInfo {

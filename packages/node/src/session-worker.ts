@@ -26,11 +26,8 @@ const residentTensors = new Map<number, ort.Tensor>();
 let nextHandle = 1;
 
 port.on('message', (message: SessionMessage) => {
-  if (message.op === 'free') {
-    for (const handle of message.handles) residentTensors.delete(handle);
-    return;
-  }
-  answer(message.id, () => handle(message));
+  for (const handle of message.free) residentTensors.delete(handle);
+  if (message.op !== 'free') answer(message.id, () => handle(message));
 });
 
 async function answer(id: number, work: () => Promise<[unknown, ArrayBuffer[]?]>): Promise<void> {

@@ -126,7 +126,7 @@ class SessionThread {
   private readonly worker: Worker;
   private readonly pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
   private nextId = 1;
-  private toFree: number[] = [];
+  private freed: number[] = [];
   private stopped: Error | undefined;
 
   constructor() {
@@ -142,26 +142,34 @@ class SessionThread {
 
   request(call: SessionCall): Promise<unknown> {
     if (this.stopped) return Promise.reject(this.stoppedError());
-    // Frees first, so a request never sees a handle that was disposed before it was made.
-    this.flushFrees();
     const id = this.nextId++;
     const answer = new Promise((resolve, reject) => this.pending.set(id, { resolve, reject }));
     if (this.pending.size === 1) this.worker.ref();
-    this.worker.postMessage({ ...call, id } satisfies SessionMessage);
+    // The handles freed since the last message go along, before the call is handled.
+    this.worker.postMessage({ ...call, id, free: this.takeFreed() } satisfies SessionMessage);
     return answer;
   }
 
-  /** Frees a resident tensor; the handles of one step go over in one message. */
+  /**
+   * Frees a resident tensor on the thread. Freed handles ride along with the next request (a step
+   * frees the previous cache just before it asks for the next run); a macrotask later, they go
+   * alone.
+   */
   free(handle: number): void {
     if (this.stopped) return;
-    if (this.toFree.length === 0) queueMicrotask(() => this.flushFrees());
-    this.toFree.push(handle);
+    if (this.freed.length === 0) {
+      setImmediate(() => {
+        if (this.freed.length === 0 || this.stopped) return;
+        this.worker.postMessage({ op: 'free', free: this.takeFreed() } satisfies SessionMessage);
+      });
+    }
+    this.freed.push(handle);
   }
 
-  private flushFrees(): void {
-    if (this.toFree.length === 0 || this.stopped) return;
-    this.worker.postMessage({ op: 'free', handles: this.toFree } satisfies SessionMessage);
-    this.toFree = [];
+  private takeFreed(): number[] {
+    const freed = this.freed;
+    this.freed = [];
+    return freed;
   }
 
   async stop(): Promise<void> {
