@@ -99,7 +99,7 @@ describe('sessions on a worker thread (the node default)', () => {
     expect(again.logits.dims).toEqual([1, 3, 32000]);
   });
 
-  it('refuses a non-CPU tensor it did not produce', async () => {
+  it('refuses a non-CPU tensor it did not produce, and its own under a name that is no input', async () => {
     const outputs = await inProcess.run(prefillFeeds(inProcess, [1, 5]));
     const foreign = { ...outputs.logits, location: 'gpu-buffer' } as Tensor;
     const feeds = { ...prefillFeeds(threaded, [1, 5]), input_ids: foreign };
@@ -108,6 +108,13 @@ describe('sessions on a worker thread (the node default)', () => {
       message: expect.stringContaining(
         'Input "input_ids" is a gpu-buffer tensor that this session did not produce',
       ),
+    });
+    // Its own resident output under a name that is not an input.
+    const own = await threaded.run(prefillFeeds(threaded, [1, 5]), { residentOutputs: present });
+    const misnamed = { ...prefillFeeds(threaded, [1, 5]), 'present.0.key': own['present.0.key'] };
+    await expect(threaded.run(misnamed)).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringContaining('"present.0.key" is not an input of this session'),
     });
   });
 

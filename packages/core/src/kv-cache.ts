@@ -66,9 +66,12 @@ export class KvCache {
     if (length === this.length) return;
     const { numKeyValueHeads, headDim, kvType } = this.signature;
     const rows = this.batchSize * numKeyValueHeads;
+    const names = [...this.tensors.keys()];
+    // All at once: reading a resident tensor is a round trip to where the session runs.
+    const sources = (await Promise.all([...this.tensors.values()].map((t) => t.getData()))) as KvData[];
     const next = new Map<string, Tensor>();
-    for (const [name, tensor] of this.tensors) {
-      const source = (tensor.location === 'cpu' ? tensor.data : await tensor.getData()) as KvData;
+    for (const [i, name] of names.entries()) {
+      const source = sources[i];
       const target =
         kvType === 'float16'
           ? new Uint16Array(rows * length * headDim)

@@ -1,5 +1,6 @@
 import { type Backend, SlmkitError, toOrtSessionOptions, wrapOrtSession } from '@slmkit/core';
 import * as ort from 'onnxruntime-node';
+import { loadOrtSession } from './load-ort-session.js';
 import { createThreadedSession } from './threaded-session.js';
 
 /** Options of {@link createNodeBackend}. */
@@ -37,12 +38,9 @@ export function createNodeBackend(options: NodeBackendOptions = {}): Backend {
           `${model.name} has neither a local path nor data to load.`,
         );
       }
-      if (threaded) return createThreadedSession(model, ortOptions);
-      if (model.path) return wrapOrtSession(await ort.InferenceSession.create(model.path, ortOptions));
-      const externalData = model.externalData?.map((file) => ({ path: file.path, data: file.data }));
-      return wrapOrtSession(
-        await ort.InferenceSession.create(model.data as Uint8Array, { ...ortOptions, externalData }),
-      );
+      return threaded
+        ? createThreadedSession(model, ortOptions)
+        : wrapOrtSession(await loadOrtSession(model, ortOptions));
     },
     createTensor: (type, data, dims) => new ort.Tensor(type, data as never, dims),
   };

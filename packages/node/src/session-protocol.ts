@@ -1,5 +1,6 @@
 /** Messages between a threaded session (threaded-session.ts) and its thread (session-worker.ts). */
 import type { InferenceSession as OrtSession, Tensor } from 'onnxruntime-common';
+import type { OrtModelSource } from './load-ort-session.js';
 
 /** A tensor's data crossing the thread boundary (copied, or moved when it is an output). */
 export interface WireData {
@@ -8,16 +9,9 @@ export interface WireData {
   readonly data: Tensor.DataType;
 }
 
-/** The graph file to load: a path, or bytes (external data by path or bytes). */
-export interface WireModel {
-  readonly path?: string;
-  readonly data?: Uint8Array;
-  readonly externalData?: readonly { readonly path: string; readonly data: Uint8Array | string }[];
-}
-
 /** A request the thread answers (the main thread adds an `id` to match the reply). */
 export type SessionCall =
-  | { readonly op: 'create'; readonly model: WireModel; readonly options: OrtSession.SessionOptions }
+  | { readonly op: 'create'; readonly model: OrtModelSource; readonly options: OrtSession.SessionOptions }
   | {
       readonly op: 'run';
       /** Feeds sent as data, by input name. */

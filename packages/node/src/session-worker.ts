@@ -6,6 +6,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import { loadOrtSession } from './load-ort-session.js';
 import type {
   SessionCall,
   SessionMessage,
@@ -33,13 +34,7 @@ port.on('message', (message: SessionMessage) => {
 async function answer(id: number, work: () => Promise<[unknown, ArrayBuffer[]?]>): Promise<void> {
   try {
     const [value, transfer = []] = await work();
-    const reply: SessionReply = { id, ok: true, value };
-    try {
-      port.postMessage(reply, transfer);
-    } catch {
-      // A buffer the runtime marked untransferable: send a copy instead.
-      port.postMessage(reply);
-    }
+    port.postMessage({ id, ok: true, value } satisfies SessionReply, transfer);
   } catch (error) {
     port.postMessage({
       id,
@@ -52,13 +47,7 @@ async function answer(id: number, work: () => Promise<[unknown, ArrayBuffer[]?]>
 async function handle(request: SessionCall): Promise<[unknown, ArrayBuffer[]?]> {
   switch (request.op) {
     case 'create': {
-      const { model, options } = request;
-      session = model.path
-        ? await ort.InferenceSession.create(model.path, options)
-        : await ort.InferenceSession.create(model.data as Uint8Array, {
-            ...options,
-            externalData: model.externalData?.map((file) => ({ ...file })),
-          });
+      session = await loadOrtSession(request.model, request.options);
       const info: WireSessionInfo = {
         inputNames: session.inputNames,
         outputNames: session.outputNames,
@@ -78,13 +67,13 @@ async function handle(request: SessionCall): Promise<[unknown, ArrayBuffer[]?]> 
         feeds[current.inputNames[residentFeeds[i]]] = residentTensor(residentFeeds[i + 1]);
       }
       const outputs = await current.run(feeds);
-      const kept = new Set(Array.from(request.resident, (index) => current.outputNames[index]));
+      const kept = new Set(request.resident);
       const data: Record<string, WireData> = {};
       const resident: number[] = [];
       const transfer: ArrayBuffer[] = [];
       current.outputNames.forEach((name, index) => {
         const tensor = outputs[name];
-        if (kept.has(name)) {
+        if (kept.has(index)) {
           const handle = nextHandle++;
           residentTensors.set(handle, tensor);
           resident.push(index, handle, tensor.dims.length, ...tensor.dims);

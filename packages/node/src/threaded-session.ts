@@ -76,17 +76,21 @@ function threadedSession(thread: SessionThread, info: WireSessionInfo): Inferenc
       const residentFeeds: number[] = [];
       for (const [name, tensor] of Object.entries(feeds)) {
         const handle = handles.get(tensor);
-        if (handle !== undefined) {
-          residentFeeds.push(inputIndex.get(name) ?? -1, handle);
+        const index = inputIndex.get(name);
+        if (handle !== undefined && index !== undefined) {
+          residentFeeds.push(index, handle);
         } else if (tensor.location === 'cpu') {
           data[name] = { type: tensor.type, dims: tensor.dims, data: tensor.data };
         } else {
           throw new SlmkitError(
             'INVALID_INPUT',
-            `Input "${name}" is a ${tensor.location} tensor that this session did not produce; feed CPU tensors or this session's own outputs.`,
+            index === undefined
+              ? `"${name}" is not an input of this session; it has ${info.inputNames.join(', ')}.`
+              : `Input "${name}" is a ${tensor.location} tensor that this session did not produce; feed CPU tensors or this session's own outputs.`,
           );
         }
       }
+      // Names that are not outputs of this session match nothing: the option is a hint.
       const resident = Int32Array.from(options?.residentOutputs ?? [], (name) => outputIndex.get(name) ?? -1);
       const result = (await thread.request({
         op: 'run',

@@ -18,6 +18,9 @@ export const KERNEL_BLOCK = 64;
 export class LogitKernels {
   private values = new Float32Array(0);
   private length = 0;
+  /** Where the block maxima and the found indices go: after the row, 16-byte aligned. */
+  private maximaOffset = 0;
+  private indicesOffset = 0;
 
   private constructor(private readonly exports: KernelExports) {}
 
@@ -33,15 +36,17 @@ export class LogitKernels {
 
   /** Copies `row` in; the other methods work on it until the next load. */
   load(row: Float32Array): void {
+    this.length = row.length;
+    this.maximaOffset = align(row.length * 4);
+    this.indicesOffset = this.maximaOffset + align(Math.ceil(row.length / KERNEL_BLOCK) * 4);
     // Room for the row, its block maxima and (worst case) every index.
-    const needed = align(row.length * 4) + align(Math.ceil(row.length / KERNEL_BLOCK) * 4) + row.length * 4;
+    const needed = this.indicesOffset + row.length * 4;
     const { memory } = this.exports;
     if (memory.buffer.byteLength < needed) {
       memory.grow(Math.ceil((needed - memory.buffer.byteLength) / 65536));
     }
     if (this.values.buffer !== memory.buffer) this.values = new Float32Array(memory.buffer);
     this.values.set(row);
-    this.length = row.length;
   }
 
   /** Index of the largest value (first on ties, NaN never wins, 0 when there is none). */
@@ -51,16 +56,14 @@ export class LogitKernels {
 
   /** The largest value of each block of {@link KERNEL_BLOCK} values (NaN ignored). */
   blockMaxima(): Float32Array {
-    const offset = align(this.length * 4);
-    const blocks = this.exports.blockMaxima(this.length, offset);
-    return new Float32Array(this.exports.memory.buffer, offset, blocks);
+    const blocks = this.exports.blockMaxima(this.length, this.maximaOffset);
+    return new Float32Array(this.exports.memory.buffer, this.maximaOffset, blocks);
   }
 
   /** Indices of the values >= `threshold`, ascending. Valid until the next call. */
   indicesAtLeast(threshold: number): Int32Array {
-    const offset = align(this.length * 4) + align(Math.ceil(this.length / KERNEL_BLOCK) * 4);
-    const count = this.exports.indicesAtLeast(this.length, threshold, offset);
-    return new Int32Array(this.exports.memory.buffer, offset, count);
+    const count = this.exports.indicesAtLeast(this.length, threshold, this.indicesOffset);
+    return new Int32Array(this.exports.memory.buffer, this.indicesOffset, count);
   }
 }
 
