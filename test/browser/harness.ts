@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { build } from 'tsup';
+import { afterAll, beforeAll } from 'vitest';
 import { webBrowserBundle } from '../../packages/web/tsup.browser.js';
+import { ensureModel } from '../fixtures/models.js';
 
 export const CHROMIUM = process.env.SLMKIT_CHROMIUM ?? '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
@@ -228,19 +230,79 @@ export const PROMPTS: number[][] = [
 ];
 export const MAX_NEW_TOKENS = 12;
 
-/** Greedy continuations of {@link PROMPTS} on the node backend: the reference. */
-export async function nodeReference(modelDir: string): Promise<number[][]> {
+/** Greedy continuations of `prompts` (default {@link PROMPTS}) on the node backend: the reference. */
+export async function nodeReference(
+  modelDir: string,
+  prompts: number[][] = PROMPTS,
+  options: { maxNewTokens?: number; eosTokenIds?: number[] } = {},
+): Promise<number[][]> {
   const { createModel } = await import('@slmkit/node');
   const model = await createModel(modelDir);
   try {
     const out: number[][] = [];
-    for (const inputIds of PROMPTS) {
+    for (const inputIds of prompts) {
       out.push(
-        (await model.generate({ inputIds }, { maxNewTokens: MAX_NEW_TOKENS, temperature: 0 })).tokenIds,
+        (await model.generate({ inputIds }, { maxNewTokens: MAX_NEW_TOKENS, ...options, temperature: 0 }))
+          .tokenIds,
       );
     }
     return out;
   } finally {
     await model.dispose();
   }
+}
+
+/** What {@link useBrowserSuite} sets up. Filled in by its beforeAll: read it inside tests, not at collection. */
+export interface BrowserSuite<R> {
+  modelDir: string;
+  browser: BrowserSession;
+  /** Serves TEST_PAGE at /, the bundle at /slmkit/, the tiny model at /models/tiny/ and any extra mounts. */
+  plain: StaticServer;
+  /** The same, cross-origin isolated (COOP/COEP). */
+  isolated: StaticServer;
+  reference: R;
+}
+
+/**
+ * Registers a browser suite's beforeAll/afterAll: the bundle built into a temp dir, the tiny model,
+ * headless Chromium, the requested static servers (default: plain only) and the node reference
+ * (default: {@link nodeReference}); afterAll closes them and removes the bundle.
+ */
+export function useBrowserSuite<R = number[][]>(
+  options: {
+    servers?: ('plain' | 'isolated')[];
+    mounts?: Record<string, string>;
+    webgpu?: boolean;
+    reference?: (modelDir: string) => Promise<R>;
+  } = {},
+): BrowserSuite<R> {
+  const suite = {} as BrowserSuite<R>;
+  const reference = options.reference ?? (nodeReference as unknown as (modelDir: string) => Promise<R>);
+  const servers: StaticServer[] = [];
+  let bundle: string | undefined;
+
+  beforeAll(async () => {
+    suite.modelDir = await ensureModel('tiny');
+    [bundle, suite.reference, suite.browser] = await Promise.all([
+      buildBundle(),
+      reference(suite.modelDir),
+      launchBrowser({ webgpu: options.webgpu }),
+    ]);
+    const mounts = { '/slmkit/': bundle, '/models/tiny/': suite.modelDir, ...options.mounts };
+    const pages = { '/': TEST_PAGE };
+    await Promise.all(
+      (options.servers ?? ['plain']).map(async (kind) => {
+        suite[kind] = await startStaticServer({ mounts, pages, isolated: kind === 'isolated' });
+        servers.push(suite[kind]);
+      }),
+    );
+  });
+
+  afterAll(async () => {
+    await suite.browser?.close();
+    await Promise.all(servers.map((server) => server.close()));
+    if (bundle) await rm(bundle, { recursive: true, force: true });
+  });
+
+  return suite;
 }

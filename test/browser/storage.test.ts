@@ -2,22 +2,14 @@
 // visible, resume partial writes, fail with a clear STORAGE_ERROR on a real quota error (set through
 // the DevTools protocol) and keep the app running, and a corrupted cache entry is re-downloaded,
 // never served.
-import { rm } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureModel } from '../fixtures/models.js';
+import { describe, expect, it } from 'vitest';
 import {
-  type BrowserSession,
-  buildBundle,
   hasChromium,
-  launchBrowser,
   MAX_NEW_TOKENS,
-  nodeReference,
   openTestPage,
   PROMPTS,
   type SlmkitGlobal,
-  type StaticServer,
-  startStaticServer,
-  TEST_PAGE,
+  useBrowserSuite,
 } from './harness.js';
 
 type G = { slmkit: SlmkitGlobal };
@@ -87,33 +79,10 @@ async function storageContract(kind: 'cache' | 'opfs') {
 }
 
 describe.skipIf(!hasChromium)('browser model storage in Chromium', () => {
-  let bundle: string;
-  let modelDir: string;
-  let reference: number[][];
-  let server: StaticServer;
-  let browser: BrowserSession;
-
-  beforeAll(async () => {
-    modelDir = await ensureModel('tiny');
-    [bundle, reference, browser] = await Promise.all([
-      buildBundle(),
-      nodeReference(modelDir),
-      launchBrowser(),
-    ]);
-    server = await startStaticServer({
-      mounts: { '/slmkit/': bundle, '/models/tiny/': modelDir },
-      pages: { '/': TEST_PAGE },
-    });
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    if (bundle) await rm(bundle, { recursive: true, force: true });
-  });
+  const suite = useBrowserSuite();
 
   const loadArgs = (storage: 'cache' | 'opfs') => ({
-    modelUrl: `${server.url}/models/tiny/`,
+    modelUrl: `${suite.plain.url}/models/tiny/`,
     storage,
     prompt: PROMPTS[0],
     maxNewTokens: MAX_NEW_TOKENS,
@@ -122,7 +91,7 @@ describe.skipIf(!hasChromium)('browser model storage in Chromium', () => {
   it.each(['cache', 'opfs'] as const)(
     '%s storage: nothing is visible before commit; partial writes resume',
     async (kind) => {
-      const page = await openTestPage(browser, server);
+      const page = await openTestPage(suite.browser, suite.plain);
       expect(await page.evaluate(storageContract, kind)).toEqual({
         visibleWhileWriting: undefined,
         visibleAfterAbort: undefined,
@@ -139,9 +108,9 @@ describe.skipIf(!hasChromium)('browser model storage in Chromium', () => {
   );
 
   it('a full quota (QuotaExceededError) fails the load with STORAGE_ERROR; the page loads once space is back', async () => {
-    const page = await openTestPage(browser, server);
-    const cdp = await browser.context.newCDPSession(page);
-    await cdp.send('Storage.overrideQuotaForOrigin', { origin: server.url, quotaSize: 2_000_000 });
+    const page = await openTestPage(suite.browser, suite.plain);
+    const cdp = await suite.browser.context.newCDPSession(page);
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: suite.plain.url, quotaSize: 2_000_000 });
     const failed = await page.evaluate(loadAndGenerate, loadArgs('cache'));
     expect(failed.error).toMatchObject({ isSlmkitError: true, code: 'STORAGE_ERROR' });
     expect(failed.error?.message).toMatch(/QuotaExceededError/);
@@ -149,14 +118,14 @@ describe.skipIf(!hasChromium)('browser model storage in Chromium', () => {
       (await (await caches.open('slmkit-models')).keys()).map((r) => new URL(r.url).pathname),
     );
     expect(keys.filter((k) => k.endsWith('/onnx/model.onnx'))).toEqual([]);
-    await cdp.send('Storage.overrideQuotaForOrigin', { origin: server.url });
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: suite.plain.url });
     const loaded = await page.evaluate(loadAndGenerate, loadArgs('cache'));
-    expect(loaded).toEqual({ tokenIds: reference[0] });
+    expect(loaded).toEqual({ tokenIds: suite.reference[0] });
     await page.close();
   });
 
   it('a corrupted or foreign cache entry is downloaded again, never served', async () => {
-    const page = await openTestPage(browser, server);
+    const page = await openTestPage(suite.browser, suite.plain);
     await page.evaluate(async () => {
       const cache = await caches.open('slmkit-models');
       for (const request of await cache.keys()) {
@@ -173,10 +142,10 @@ describe.skipIf(!hasChromium)('browser model storage in Chromium', () => {
         }
       }
     });
-    const before = server.requests('/models/').length;
+    const before = suite.plain.requests('/models/').length;
     const run = await page.evaluate(loadAndGenerate, loadArgs('cache'));
-    expect(run).toEqual({ tokenIds: reference[0] });
-    const again = server
+    expect(run).toEqual({ tokenIds: suite.reference[0] });
+    const again = suite.plain
       .requests('/models/')
       .slice(before)
       .filter((r) => r.method === 'GET')
@@ -186,16 +155,16 @@ describe.skipIf(!hasChromium)('browser model storage in Chromium', () => {
   });
 
   it('OPFS storage loads the model, and a second page load makes no model-file requests', async () => {
-    const page = await openTestPage(browser, server);
+    const page = await openTestPage(suite.browser, suite.plain);
     const first = await page.evaluate(loadAndGenerate, loadArgs('opfs'));
-    expect(first).toEqual({ tokenIds: reference[0] });
+    expect(first).toEqual({ tokenIds: suite.reference[0] });
     await page.reload();
     await page.waitForFunction(() => 'slmkit' in globalThis);
-    const before = server.requests('/models/').length;
+    const before = suite.plain.requests('/models/').length;
     const second = await page.evaluate(loadAndGenerate, loadArgs('opfs'));
-    expect(second).toEqual({ tokenIds: reference[0] });
-    expect(server.requests('/models/').slice(before)).toEqual([]);
-    expect(browser.foreignRequests).toEqual([]);
+    expect(second).toEqual({ tokenIds: suite.reference[0] });
+    expect(suite.plain.requests('/models/').slice(before)).toEqual([]);
+    expect(suite.browser.foreignRequests).toEqual([]);
     await page.close();
   });
 });

@@ -1,23 +1,16 @@
 // @slmkit/web in a real browser: the tiny generated model loads from a local server, and greedy
 // output equals the node backend's token for token, single- and multi-threaded; a second load is
 // served from the Cache API without model requests.
-import { rm } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ortDistDir } from '../../packages/web/tsup.browser.js';
-import { ensureModel } from '../fixtures/models.js';
 import {
-  type BrowserSession,
-  buildBundle,
   hasChromium,
-  launchBrowser,
   MAX_NEW_TOKENS,
-  nodeReference,
   openTestPage,
   PROMPTS,
   type SlmkitGlobal,
   type StaticServer,
-  startStaticServer,
-  TEST_PAGE,
+  useBrowserSuite,
 } from './harness.js';
 
 interface PageRun {
@@ -73,34 +66,8 @@ async function runInPage(args: {
 }
 
 describe.skipIf(!hasChromium)('@slmkit/web in Chromium', () => {
-  let bundle: string;
-  let modelDir: string;
-  let reference: number[][];
-  let plain: StaticServer;
-  let isolated: StaticServer;
-  let browser: BrowserSession;
-
-  beforeAll(async () => {
-    modelDir = await ensureModel('tiny');
-    [bundle, reference, browser] = await Promise.all([
-      buildBundle(),
-      nodeReference(modelDir),
-      launchBrowser(),
-    ]);
-    // /ort/: onnxruntime-web's runtime files, self-hosted apart from the bundle (the wasmPaths option).
-    const mounts = { '/slmkit/': bundle, '/models/tiny/': modelDir, '/ort/': ortDistDir() };
-    const pages = { '/': TEST_PAGE };
-    [plain, isolated] = await Promise.all([
-      startStaticServer({ mounts, pages }),
-      startStaticServer({ mounts, pages, isolated: true }),
-    ]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await Promise.all([plain?.close(), isolated?.close()]);
-    if (bundle) await rm(bundle, { recursive: true, force: true });
-  });
+  // /ort/: onnxruntime-web's runtime files, self-hosted apart from the bundle (the wasmPaths option).
+  const suite = useBrowserSuite({ servers: ['plain', 'isolated'], mounts: { '/ort/': ortDistDir() } });
 
   const args = (server: StaticServer) => ({
     modelUrl: `${server.url}/models/tiny/`,
@@ -109,9 +76,9 @@ describe.skipIf(!hasChromium)('@slmkit/web in Chromium', () => {
   });
 
   it('single-threaded wasm (page not cross-origin isolated) matches node token for token', async () => {
-    const page = await openTestPage(browser, plain);
-    const run = await page.evaluate(runInPage, { ...args(plain), device: 'wasm', numThreads: 2 });
-    expect(run.tokens).toEqual(reference);
+    const page = await openTestPage(suite.browser, suite.plain);
+    const run = await page.evaluate(runInPage, { ...args(suite.plain), device: 'wasm', numThreads: 2 });
+    expect(run.tokens).toEqual(suite.reference);
     // Two threads were asked for, but without cross-origin isolation onnxruntime-web runs one.
     expect(run.runtime).toEqual({ executionProvider: 'wasm', numThreads: 1, crossOriginIsolated: false });
     // Generation on the main thread yields a macrotask before each run, so timers (and rendering) get
@@ -122,38 +89,38 @@ describe.skipIf(!hasChromium)('@slmkit/web in Chromium', () => {
     expect(
       run.progress.some((p) => p.phase === 'download' && p.file === 'onnx/model.onnx' && !p.cached),
     ).toBe(true);
-    expect(browser.foreignRequests).toEqual([]);
+    expect(suite.browser.foreignRequests).toEqual([]);
     await page.close();
   });
 
   it('multi-threaded wasm (cross-origin isolated page, runtime from wasmPaths) matches node token for token', async () => {
-    const page = await openTestPage(browser, isolated);
+    const page = await openTestPage(suite.browser, suite.isolated);
     const run = await page.evaluate(runInPage, {
-      ...args(isolated),
+      ...args(suite.isolated),
       device: 'wasm',
       numThreads: 2,
       wasmPaths: '/ort/',
     });
-    const wasm = isolated
+    const wasm = suite.isolated
       .requests('')
       .filter((r) => r.path.endsWith('.wasm'))
       .map((r) => r.path);
     expect(wasm).toEqual(['/ort/ort-wasm-simd-threaded.wasm']);
     expect(run.runtime).toEqual({ executionProvider: 'wasm', numThreads: 2, crossOriginIsolated: true });
-    expect(run.tokens).toEqual(reference);
-    expect(browser.foreignRequests).toEqual([]);
+    expect(run.tokens).toEqual(suite.reference);
+    expect(suite.browser.foreignRequests).toEqual([]);
     await page.close();
   });
 
   it("a second page load is served from the Cache API (no model-file requests); device 'auto' picks wasm without a WebGPU adapter", async () => {
-    const before = plain.requests('/models/').length;
+    const before = suite.plain.requests('/models/').length;
     expect(before).toBeGreaterThan(0);
-    const page = await openTestPage(browser, plain);
-    const run = await page.evaluate(runInPage, { ...args(plain), device: 'auto' });
-    expect(plain.requests('/models/').slice(before)).toEqual([]);
+    const page = await openTestPage(suite.browser, suite.plain);
+    const run = await page.evaluate(runInPage, { ...args(suite.plain), device: 'auto' });
+    expect(suite.plain.requests('/models/').slice(before)).toEqual([]);
     expect(run.runtime.executionProvider).toBe('wasm');
     expect(run.warnings).toEqual([]);
-    expect(run.tokens).toEqual(reference);
+    expect(run.tokens).toEqual(suite.reference);
     const downloads = run.progress.filter((p) => p.phase === 'download');
     expect(downloads.length).toBeGreaterThan(0);
     expect(downloads.every((p) => p.cached)).toBe(true);
@@ -161,9 +128,9 @@ describe.skipIf(!hasChromium)('@slmkit/web in Chromium', () => {
   });
 
   it("device 'webgpu' without an adapter falls back to wasm with a warning, not a crash", async () => {
-    const page = await openTestPage(browser, plain);
+    const page = await openTestPage(suite.browser, suite.plain);
     const gpu = await page.evaluate(runInPage, {
-      ...args(plain),
+      ...args(suite.plain),
       prompts: PROMPTS.slice(0, 1),
       device: 'webgpu',
     });
@@ -171,8 +138,8 @@ describe.skipIf(!hasChromium)('@slmkit/web in Chromium', () => {
     expect(gpu.warnings).toHaveLength(1);
     expect(gpu.warnings[0]).toMatch(/WebGPU is not available.*no adapter.*falling back to wasm/);
     // The large WebGPU runtime was not even fetched.
-    expect(plain.requests('/slmkit/ort-wasm-simd-threaded.jsep')).toEqual([]);
-    expect(gpu.tokens).toEqual(reference.slice(0, 1));
+    expect(suite.plain.requests('/slmkit/ort-wasm-simd-threaded.jsep')).toEqual([]);
+    expect(gpu.tokens).toEqual(suite.reference.slice(0, 1));
     await page.close();
   });
 });

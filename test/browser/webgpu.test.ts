@@ -1,88 +1,64 @@
 // The WebGPU execution provider in Chromium, on its software adapter (SwiftShader, enabled by
 // --enable-unsafe-webgpu): a correctness check against the node backend, not a speed test — the
 // software adapter takes about a second per token, so the check is short.
-import { rm } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureModel } from '../fixtures/models.js';
+import { describe, expect, it } from 'vitest';
 import {
-  type BrowserSession,
-  buildBundle,
   hasChromium,
-  launchBrowser,
+  nodeReference,
   openTestPage,
   PROMPTS,
   type SlmkitGlobal,
-  type StaticServer,
-  startStaticServer,
-  TEST_PAGE,
+  useBrowserSuite,
 } from './harness.js';
 
 const NEW_TOKENS = 2;
 
+/** In the page: greedy tokens on `device`, the execution provider that ran them, and any warnings. */
+async function runOnDevice(args: {
+  device: 'auto' | 'webnn';
+  modelUrl: string;
+  prompt: number[];
+  maxNewTokens: number;
+}) {
+  const { slmkit } = globalThis as unknown as { slmkit: SlmkitGlobal };
+  const warnings: string[] = [];
+  const backend = slmkit.createWebBackend({ device: args.device, onWarning: (m) => warnings.push(m) });
+  const model = await slmkit.createModel(args.modelUrl, { backend });
+  const { tokenIds } = await model.generate(
+    { inputIds: args.prompt },
+    { maxNewTokens: args.maxNewTokens, temperature: 0 },
+  );
+  await model.dispose();
+  return { tokenIds, executionProvider: backend.runtimeInfo().executionProvider, warnings };
+}
+
 describe.skipIf(!hasChromium)('@slmkit/web on WebGPU (software adapter)', () => {
-  let bundle: string;
-  let reference: number[];
-  let server: StaticServer;
-  let browser: BrowserSession;
-
-  beforeAll(async () => {
-    const modelDir = await ensureModel('tiny');
-    const { createModel } = await import('@slmkit/node');
-    const nodeModel = await createModel(modelDir);
-    reference = (
-      await nodeModel.generate({ inputIds: PROMPTS[1] }, { maxNewTokens: NEW_TOKENS, temperature: 0 })
-    ).tokenIds;
-    await nodeModel.dispose();
-    [bundle, browser] = await Promise.all([buildBundle(), launchBrowser({ webgpu: true })]);
-    server = await startStaticServer({
-      mounts: { '/slmkit/': bundle, '/models/tiny/': modelDir },
-      pages: { '/': TEST_PAGE },
-    });
+  const suite = useBrowserSuite({
+    webgpu: true,
+    reference: async (modelDir) =>
+      (await nodeReference(modelDir, [PROMPTS[1]], { maxNewTokens: NEW_TOKENS }))[0],
   });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    if (bundle) await rm(bundle, { recursive: true, force: true });
+  const args = () => ({
+    modelUrl: `${suite.plain.url}/models/tiny/`,
+    prompt: PROMPTS[1],
+    maxNewTokens: NEW_TOKENS,
   });
 
   it("device 'auto' picks WebGPU when an adapter exists, and its greedy tokens equal node's; a failing EP falls back", async () => {
-    const page = await openTestPage(browser, server);
-    const run = await page.evaluate(
-      async ({ modelUrl, prompt, maxNewTokens }) => {
-        const { slmkit } = globalThis as unknown as { slmkit: SlmkitGlobal };
-        const warnings: string[] = [];
-        const backend = slmkit.createWebBackend({ device: 'auto', onWarning: (m) => warnings.push(m) });
-        const model = await slmkit.createModel(modelUrl, { backend });
-        const { tokenIds } = await model.generate({ inputIds: prompt }, { maxNewTokens, temperature: 0 });
-        await model.dispose();
-        return { tokenIds, executionProvider: backend.runtimeInfo().executionProvider, warnings };
-      },
-      { modelUrl: `${server.url}/models/tiny/`, prompt: PROMPTS[1], maxNewTokens: NEW_TOKENS },
-    );
+    const page = await openTestPage(suite.browser, suite.plain);
+    const run = await page.evaluate(runOnDevice, { ...args(), device: 'auto' as const });
     expect(run.executionProvider).toBe('webgpu');
     expect(run.warnings).toEqual([]);
-    expect(run.tokenIds).toEqual(reference);
+    expect(run.tokenIds).toEqual(suite.reference);
     // An execution provider that fails to initialise (no WebNN in this browser) falls back to wasm with a warning.
-    const webnn = await page.evaluate(
-      async ({ modelUrl, prompt, maxNewTokens }) => {
-        const { slmkit } = globalThis as unknown as { slmkit: SlmkitGlobal };
-        const warnings: string[] = [];
-        const backend = slmkit.createWebBackend({ device: 'webnn', onWarning: (m) => warnings.push(m) });
-        const model = await slmkit.createModel(modelUrl, { backend });
-        const { tokenIds } = await model.generate({ inputIds: prompt }, { maxNewTokens, temperature: 0 });
-        await model.dispose();
-        return { tokenIds, executionProvider: backend.runtimeInfo().executionProvider, warnings };
-      },
-      { modelUrl: `${server.url}/models/tiny/`, prompt: PROMPTS[1], maxNewTokens: NEW_TOKENS },
-    );
+    const webnn = await page.evaluate(runOnDevice, { ...args(), device: 'webnn' as const });
     expect(webnn.executionProvider).toBe('wasm');
     expect(webnn.warnings).toHaveLength(1);
     expect(webnn.warnings[0]).toMatch(
       /the webnn execution provider could not run onnx\/model\.onnx .*falling back to wasm/,
     );
-    expect(webnn.tokenIds).toEqual(reference);
-    expect(browser.foreignRequests).toEqual([]);
+    expect(webnn.tokenIds).toEqual(suite.reference);
+    expect(suite.browser.foreignRequests).toEqual([]);
     await page.close();
   });
 });

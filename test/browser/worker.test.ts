@@ -1,64 +1,34 @@
 // The Worker host in Chromium: a model loaded in a dedicated worker through createWorkerModel gives
 // the node backend's tokens, streams chunk by chunk across the boundary, forwards progress, abort
 // and early exit, rebuilds SlmkitErrors with their codes, and keeps the page's main thread free.
-import { rm } from 'node:fs/promises';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureModel } from '../fixtures/models.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  type BrowserSession,
-  buildBundle,
   hasChromium,
-  launchBrowser,
   MAX_NEW_TOKENS,
   nodeReference,
   openTestPage,
   PROMPTS,
   type SlmkitGlobal,
-  type StaticServer,
-  startStaticServer,
-  TEST_PAGE,
+  useBrowserSuite,
 } from './harness.js';
 
 type PageGlobals = { slmkit: SlmkitGlobal; model: import('@slmkit/web').WorkerLanguageModel };
 
 describe.skipIf(!hasChromium)('createWorkerModel in Chromium', () => {
-  let bundle: string;
-  let modelDir: string;
-  let reference: number[][];
-  let server: StaticServer;
-  let browser: BrowserSession;
-  let page: Page;
-  let longReference: number[];
-
-  beforeAll(async () => {
-    modelDir = await ensureModel('tiny');
-    [bundle, reference, browser] = await Promise.all([
-      buildBundle(),
-      nodeReference(modelDir),
-      launchBrowser(),
-    ]);
-    const { createModel } = await import('@slmkit/node');
-    const nodeModel = await createModel(modelDir);
-    longReference = (
-      await nodeModel.generate(
-        { inputIds: PROMPTS[0] },
-        { maxNewTokens: 96, temperature: 0, eosTokenIds: [] },
-      )
-    ).tokenIds;
-    await nodeModel.dispose();
-    server = await startStaticServer({
-      mounts: { '/slmkit/': bundle, '/models/tiny/': modelDir },
-      pages: { '/': TEST_PAGE },
-      isolated: true,
-    });
-    page = await openTestPage(browser, server);
+  const suite = useBrowserSuite({
+    servers: ['isolated'],
+    reference: async (modelDir) => ({
+      prompts: await nodeReference(modelDir),
+      // A long run without EOS, for streaming, abort and break.
+      long: (await nodeReference(modelDir, [PROMPTS[0]], { maxNewTokens: 96, eosTokenIds: [] }))[0],
+    }),
   });
+  let page: Page;
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    if (bundle) await rm(bundle, { recursive: true, force: true });
+  // One page (and one worker model) for all tests, in order; runs after the suite's beforeAll.
+  beforeAll(async () => {
+    page = await openTestPage(suite.browser, suite.isolated);
   });
 
   it('loads in a worker with forwarded progress and streams the node tokens, chunk by chunk', async () => {
@@ -96,17 +66,17 @@ describe.skipIf(!hasChromium)('createWorkerModel in Chromium', () => {
       // Page-relative: createWorkerModel resolves it against the page (/), not the worker script (/slmkit/).
       { modelUrl: './models/tiny/', prompts: PROMPTS, maxNewTokens: MAX_NEW_TOKENS },
     );
-    expect(run.streamed).toEqual(reference);
-    expect(run.results).toEqual(reference);
-    expect(run.generated).toEqual(reference[0]);
+    expect(run.streamed).toEqual(suite.reference.prompts);
+    expect(run.results).toEqual(suite.reference.prompts);
+    expect(run.generated).toEqual(suite.reference.prompts[0]);
     expect(run.phases).toEqual(['download', 'load', 'ready']);
     // Threads inside the worker: the page is cross-origin isolated, so two wasm threads run.
     expect(run.runtime).toEqual({ executionProvider: 'wasm', numThreads: 2, crossOriginIsolated: true });
     expect(run.vocabSize).toBe(32000);
     // The relative path reached the model under the page's URL, never under the worker script's.
-    expect(server.requests('/models/tiny/config.json').map((r) => r.status)).toContain(200);
-    expect(server.requests('/slmkit/models/')).toEqual([]);
-    expect(browser.foreignRequests).toEqual([]);
+    expect(suite.isolated.requests('/models/tiny/config.json').map((r) => r.status)).toContain(200);
+    expect(suite.isolated.requests('/slmkit/models/')).toEqual([]);
+    expect(suite.browser.foreignRequests).toEqual([]);
   });
 
   it('streams while generating, and the main thread stays responsive', async () => {
@@ -131,7 +101,7 @@ describe.skipIf(!hasChromium)('createWorkerModel in Chromium', () => {
       for (let i = 1; i < ticks.length; i++) maxGap = Math.max(maxGap, ticks[i] - ticks[i - 1]);
       return { ids, arrivals, end, maxGap, ticks: ticks.length };
     }, PROMPTS[0]);
-    expect(run.ids).toEqual(longReference);
+    expect(run.ids).toEqual(suite.reference.long);
     // Chunks arrive while the worker generates, not all at the end.
     expect(run.arrivals[0]).toBeLessThan(run.end / 2);
     expect(new Set(run.arrivals.map((t) => Math.round(t / 10))).size).toBeGreaterThan(10);
@@ -198,15 +168,15 @@ describe.skipIf(!hasChromium)('createWorkerModel in Chromium', () => {
       },
       { prompt: PROMPTS[0], maxNewTokens: MAX_NEW_TOKENS },
     );
-    expect(run.seen).toEqual(longReference.slice(0, 3));
+    expect(run.seen).toEqual(suite.reference.long.slice(0, 3));
     expect(run.abortError).toMatchObject({ isSlmkitError: true, code: 'ABORTED' });
-    expect(run.beforeBreak).toEqual(longReference.slice(0, 4));
+    expect(run.beforeBreak).toEqual(suite.reference.long.slice(0, 4));
     expect(run.cancelled.finishReason).toBe('cancelled');
     // The worker may have chosen a token or two more before the cancel message reached it.
     expect(run.thrownAtOnce).toBe('INVALID_OPTION');
-    expect(run.cancelled.tokenIds.length).toBeLessThan(longReference.length);
-    expect(run.cancelled.tokenIds).toEqual(longReference.slice(0, run.cancelled.tokenIds.length));
-    expect(run.after).toEqual(reference[0]);
+    expect(run.cancelled.tokenIds.length).toBeLessThan(suite.reference.long.length);
+    expect(run.cancelled.tokenIds).toEqual(suite.reference.long.slice(0, run.cancelled.tokenIds.length));
+    expect(run.after).toEqual(suite.reference.prompts[0]);
     expect(run.invalid).toEqual({ code: 'INVALID_OPTION' });
   });
 
