@@ -88,6 +88,16 @@ const CORS = {
     'ETag, Content-Length, Content-Range, Accept-Ranges, X-Linked-Etag, X-Linked-Size, X-Repo-Commit, X-Error-Code, Location',
 };
 
+/** Answers a browser's CORS preflight for GET/HEAD with the given request headers allowed. */
+function answerPreflight(res: ServerResponse, allowHeaders: string): ServerResponse {
+  res.writeHead(204, {
+    ...CORS,
+    'Access-Control-Allow-Headers': allowHeaders,
+    'Access-Control-Allow-Methods': 'GET, HEAD',
+  });
+  return res.end();
+}
+
 interface FileEntry {
   path: string;
   absolute: string;
@@ -324,14 +334,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
   const handleHub = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
-    if (req.method === 'OPTIONS') {
-      res.writeHead(204, {
-        ...CORS,
-        'Access-Control-Allow-Headers': 'Authorization, Range, Accept-Encoding',
-        'Access-Control-Allow-Methods': 'GET, HEAD',
-      });
-      return res.end();
-    }
+    if (req.method === 'OPTIONS') return answerPreflight(res, 'Authorization, Range, Accept-Encoding');
     if (path.startsWith('/api/models/')) {
       const entry = log('hub', req);
       const rest = path.slice('/api/models/'.length);
@@ -441,14 +444,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
   const handleCdn = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const parts = url.pathname.split('/').slice(1);
-    if (req.method === 'OPTIONS') {
-      res.writeHead(204, {
-        ...CORS,
-        'Access-Control-Allow-Headers': 'Range',
-        'Access-Control-Allow-Methods': 'GET, HEAD',
-      });
-      return res.end();
-    }
+    if (req.method === 'OPTIONS') return answerPreflight(res, 'Range');
     const repo = decodeURIComponent(parts[1] ?? '');
     const filePath = parts.slice(3).map(decodeURIComponent).join('/');
     const entry = log('cdn', req, filePath);

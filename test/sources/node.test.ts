@@ -104,16 +104,17 @@ describe('Hugging Face hub cache reuse', () => {
 
 describe('nodeSourceDefaults', () => {
   const saved = { ...process.env };
+  /** The variables nodeSourceDefaults reads (XDG_CACHE_HOME only through the default cache dir). */
+  const SOURCE_VARIABLES = [
+    'SLMKIT_CACHE_DIR',
+    'HF_ENDPOINT',
+    'HF_TOKEN',
+    'HF_HUB_OFFLINE',
+    'HF_HOME',
+    'HF_HUB_CACHE',
+  ];
   afterEach(() => {
-    for (const name of [
-      'SLMKIT_CACHE_DIR',
-      'HF_ENDPOINT',
-      'HF_TOKEN',
-      'HF_HUB_OFFLINE',
-      'HF_HOME',
-      'HF_HUB_CACHE',
-      'XDG_CACHE_HOME',
-    ]) {
+    for (const name of [...SOURCE_VARIABLES, 'XDG_CACHE_HOME']) {
       if (saved[name] === undefined) delete process.env[name];
       else process.env[name] = saved[name];
     }
@@ -136,15 +137,7 @@ describe('nodeSourceDefaults', () => {
   });
 
   it('has documented defaults', () => {
-    for (const name of [
-      'SLMKIT_CACHE_DIR',
-      'HF_ENDPOINT',
-      'HF_TOKEN',
-      'HF_HUB_OFFLINE',
-      'HF_HOME',
-      'HF_HUB_CACHE',
-    ])
-      delete process.env[name];
+    for (const name of SOURCE_VARIABLES) delete process.env[name];
     process.env.XDG_CACHE_HOME = '/xdg';
     expect(nodeSourceDefaults({})).toMatchObject({
       cacheDir: '/xdg/slmkit',
