@@ -23,7 +23,13 @@ function pkg(name: 'core' | 'node' | 'web', extra: Partial<Options> = {}): Optio
 // The adapters' type declarations read @slmkit/core's built ones, so `npm run build` runs two
 // stages: SLMKIT_BUILD_STAGE=core, then SLMKIT_BUILD_STAGE=adapters (unset builds everything at once).
 const stage = process.env.SLMKIT_BUILD_STAGE;
-const core = [pkg('core', { platform: 'neutral' })];
+const core = [
+  pkg('core', {
+    platform: 'neutral',
+    // `backend` is the entry for runtime adapters (@slmkit/core/backend).
+    entry: { index: 'packages/core/src/index.ts', backend: 'packages/core/src/backend.ts' },
+  }),
+];
 const adapters = [
   pkg('node', {
     platform: 'node',

@@ -6,7 +6,12 @@ const src = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/inde
 export default defineConfig({
   resolve: {
     // Tests run against the sources; test/packaging imports the built dist/ through the exports maps.
-    alias: { '@slmkit/core': src('core'), '@slmkit/node': src('node'), '@slmkit/web': src('web') },
+    alias: {
+      '@slmkit/core/backend': fileURLToPath(new URL('./packages/core/src/backend.ts', import.meta.url)),
+      '@slmkit/core': src('core'),
+      '@slmkit/node': src('node'),
+      '@slmkit/web': src('web'),
+    },
   },
   test: {
     include: ['test/**/*.test.ts'],

@@ -1,5 +1,5 @@
 /**
- * Compiles packages/core/src/kernels/logit-kernels.wat into logit-kernels-wasm.ts (the module's
+ * Compiles packages/core/src/logits/kernels/logit-kernels.wat into logit-kernels-wasm.ts (the module's
  * bytes as base64, committed so that building slmkit needs no WebAssembly toolchain).
  *
  *   npm run build:kernels            (test/foundation/logit-kernels.test.ts checks the two match)
@@ -8,9 +8,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
 
-const wat = fileURLToPath(new URL('../packages/core/src/kernels/logit-kernels.wat', import.meta.url));
+const wat = fileURLToPath(new URL('../packages/core/src/logits/kernels/logit-kernels.wat', import.meta.url));
 const generated = fileURLToPath(
-  new URL('../packages/core/src/kernels/logit-kernels-wasm.ts', import.meta.url),
+  new URL('../packages/core/src/logits/kernels/logit-kernels-wasm.ts', import.meta.url),
 );
 
 /** The generated TypeScript source for the .wat text. */

@@ -57,7 +57,7 @@ async function storageContract(kind: 'cache' | 'opfs') {
   writer = await storage.openWriter(key, { resume: true });
   steps.resumedOffset = writer.offset;
   const partial: number[] = [];
-  for await (const chunk of (writer as import('@slmkit/web').ReadableStorageWriter).readPartial())
+  for await (const chunk of (writer as import('@slmkit/core/backend').ReadableStorageWriter).readPartial())
     partial.push(...chunk);
   steps.partialMatches = partial.length === 2000 && partial.every((b, i) => b === bytes[i]);
   await writer.write(bytes.subarray(2000));

@@ -1,7 +1,7 @@
 import { cpSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type LanguageModel, SlmkitError } from '@slmkit/core';
+import { type LocalLanguageModel, SlmkitError } from '@slmkit/core';
 import { createModel } from '@slmkit/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureModel } from '../fixtures/models.js';
@@ -98,7 +98,7 @@ describe('model files', () => {
 });
 
 describe('calls', () => {
-  let model: LanguageModel;
+  let model: LocalLanguageModel;
   beforeAll(async () => {
     model = await createModel(await ensureModel('tiny'));
   });

@@ -1,14 +1,14 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LanguageModel } from '@slmkit/core';
+import type { LocalLanguageModel } from '@slmkit/core';
 import { createModel } from '@slmkit/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureModel } from '../fixtures/models.js';
 import { greedyWithoutCache, loadTiny, loadTinyReference, PROMPTS } from './helpers.js';
 
 describe('greedy generation on onnxruntime-node', () => {
-  let model: LanguageModel;
+  let model: LocalLanguageModel;
   let folder: string;
   beforeAll(async () => {
     folder = await ensureModel('tiny');
@@ -86,7 +86,7 @@ describe('greedy generation on onnxruntime-node', () => {
       { role: 'system', content: 'You are terse.' },
       { role: 'user', content: 'Hi there!' },
     ];
-    const rendered = model.applyChatTemplate(messages);
+    const rendered = await model.applyChatTemplate(messages);
     expect(rendered).toBe('<|system|>\nYou are terse.</s><|user|>\nHi there!</s><|assistant|>');
     const expectedIds = model.tokenizer.encode(rendered, { addSpecialTokens: false });
     expect(expectedIds[0]).not.toBe(1);
@@ -168,8 +168,8 @@ describe('chat templates', () => {
     const model = await createModel(dir);
     try {
       const messages = [{ role: 'user', content: 'Hi' }];
-      expect(model.applyChatTemplate(messages)).toBe('[user] Hi</s>[assistant]');
-      expect(model.applyChatTemplate(messages, { shout: true })).toBe('[user!] Hi</s>[assistant]');
+      expect(await model.applyChatTemplate(messages)).toBe('[user] Hi</s>[assistant]');
+      expect(await model.applyChatTemplate(messages, { shout: true })).toBe('[user!] Hi</s>[assistant]');
       const a = await model.generate(messages, { maxNewTokens: 1, templateVariables: { shout: true } });
       const ids = model.tokenizer.encode('[user!] Hi</s>[assistant]', { addSpecialTokens: false });
       expect(a.usage.promptTokens).toBe(ids.length);

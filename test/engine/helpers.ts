@@ -1,24 +1,18 @@
-import {
-  type Backend,
-  type InferenceSession,
-  type LanguageModel,
-  type LogitsProcessor,
-  loadModel,
-} from '@slmkit/core';
+import type { LocalLanguageModel, LogitsProcessor } from '@slmkit/core';
+import { type Backend, type InferenceSession, isResident, loadModel } from '@slmkit/core/backend';
 import { createModel, createNodeBackend, openLocalFolder } from '@slmkit/node';
-import type { Tensor } from 'onnxruntime-common';
 import * as ort from 'onnxruntime-node';
 import { ensureModel } from '../fixtures/models.js';
 import type { ModelSpecInput } from '../fixtures/spec.js';
 import { createReferenceBackend } from '../reference/index.js';
 
 /** The tiny generated model on onnxruntime-node. */
-export async function loadTiny(spec: ModelSpecInput = 'tiny'): Promise<LanguageModel> {
+export async function loadTiny(spec: ModelSpecInput = 'tiny'): Promise<LocalLanguageModel> {
   return createModel(await ensureModel(spec));
 }
 
 /** The tiny generated model on the pure-TypeScript reference backend. */
-export async function loadTinyReference(spec: ModelSpecInput = 'tiny'): Promise<LanguageModel> {
+export async function loadTinyReference(spec: ModelSpecInput = 'tiny'): Promise<LocalLanguageModel> {
   return loadModel(openLocalFolder(await ensureModel(spec)), { backend: createReferenceBackend() });
 }
 
@@ -92,13 +86,31 @@ export const PROMPTS = [
   'Hello',
 ];
 
-/** What {@link recordingBackend} saw: the input_ids shape of each run and every tensor returned. */
-export interface RunLog {
-  inputIds: number[][];
-  outputs: Tensor[];
+/** One resident output a recorded run returned (see {@link RunLog}). */
+export interface RecordedResident {
+  /** The output's name, e.g. `present.0.key`. */
+  readonly name: string;
+  /** True once core called its `dispose()`. */
+  disposed: boolean;
 }
 
-/** The real onnxruntime-node backend, with every run of its sessions recorded (not replaced). */
+/**
+ * What {@link recordingBackend} saw: the input_ids dims of each run, every resident output returned
+ * (the KV cache, which core must free) with whether it was disposed, and how many host outputs
+ * (the logits) were returned: plain arrays with nothing to free, so they are only counted. Start
+ * from `{ inputIds: [], resident: [], hostOutputs: 0 }`; clear it with `resident.length = 0` and
+ * `hostOutputs = 0`.
+ */
+export interface RunLog {
+  inputIds: number[][];
+  resident: RecordedResident[];
+  hostOutputs: number;
+}
+
+/**
+ * The real onnxruntime-node backend (session thread), with every run of its sessions recorded in
+ * `log`, not replaced: each resident output's `dispose` is wrapped to set its record's `disposed`.
+ */
 export function recordingBackend(log: RunLog): Backend {
   const backend = createNodeBackend();
   return {
@@ -107,10 +119,23 @@ export function recordingBackend(log: RunLog): Backend {
       const session = await backend.createSession(file, options);
       const recorded: InferenceSession = {
         ...session,
-        async run(feeds, options) {
+        async run(feeds, runOptions) {
           log.inputIds.push([...feeds.input_ids.dims]);
-          const result = await session.run(feeds, options);
-          log.outputs.push(...Object.values(result));
+          const result = await session.run(feeds, runOptions);
+          for (const [name, value] of Object.entries(result)) {
+            if (!isResident(value)) {
+              log.hostOutputs++;
+              continue;
+            }
+            const record: RecordedResident = { name, disposed: false };
+            log.resident.push(record);
+            // On the object itself: the session recognises its own tensors when they are fed back.
+            const dispose = value.dispose.bind(value);
+            value.dispose = () => {
+              record.disposed = true;
+              dispose();
+            };
+          }
           return result;
         },
       };

@@ -1,13 +1,16 @@
-import { type LanguageModel, loadModel } from '@slmkit/core';
+import type { LocalLanguageModel } from '@slmkit/core';
+import { loadModel } from '@slmkit/core/backend';
 import { createNodeBackend, openLocalFolder } from '@slmkit/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureModel } from '../fixtures/models.js';
 import { type RunLog, recordingBackend } from './helpers.js';
 
+const emptyLog = (): RunLog => ({ inputIds: [], resident: [], hostOutputs: 0 });
+
 describe('prefix cache', () => {
-  const log: RunLog = { inputIds: [], outputs: [] };
-  let cached: LanguageModel;
-  let uncached: LanguageModel;
+  const log = emptyLog();
+  let cached: LocalLanguageModel;
+  let uncached: LocalLanguageModel;
   beforeAll(async () => {
     const reader = openLocalFolder(await ensureModel('tiny'));
     cached = await loadModel(reader, { backend: recordingBackend(log) });
@@ -37,9 +40,7 @@ describe('prefix cache', () => {
     expect(fresh.usage.cachedPromptTokens).toBe(0);
     const reused = second.usage.cachedPromptTokens;
     // At least the system prompt and the first question were reused.
-    expect(reused).toBeGreaterThanOrEqual(
-      cached.tokenizer.encode(cached.applyChatTemplate(turn1), { addSpecialTokens: false }).length - 1,
-    );
+    expect(reused).toBeGreaterThanOrEqual((await cached.countTokens(turn1)) - 1);
     expect(log.inputIds[0]).toEqual([1, second.usage.promptTokens - reused]);
   });
 
@@ -64,29 +65,72 @@ describe('prefix cache', () => {
     expect(repeat.usage.cachedPromptTokens).toBe(repeat.usage.promptTokens - 1);
   });
 
-  it('is dropped after an aborted call and left alone by batches', async () => {
+  it('interleaved conversations each keep their own cache', async () => {
+    const a1 = [{ role: 'user', content: 'Tell me about cats and their habits.' }];
+    const b1 = [{ role: 'user', content: 'Explain how rivers form in mountains.' }];
+    const ra = await cached.generate(a1, { maxNewTokens: 6 });
+    const rb = await cached.generate(b1, { maxNewTokens: 6 });
+    const a2 = [...a1, { role: 'assistant', content: ra.text }, { role: 'user', content: 'And dogs?' }];
+    const b2 = [...b1, { role: 'assistant', content: rb.text }, { role: 'user', content: 'And lakes?' }];
+    for (const [conversation, before] of [
+      [a2, a1],
+      [b2, b1],
+    ] as const) {
+      const reply = await cached.generate(conversation, { maxNewTokens: 6 });
+      expect(reply.usage.cachedPromptTokens).toBeGreaterThanOrEqual((await cached.countTokens(before)) - 1);
+      expect(reply.tokenIds).toEqual((await uncached.generate(conversation, { maxNewTokens: 6 })).tokenIds);
+    }
+  });
+
+  it('an aborted call frees only its own cache, and batches leave the cache alone', async () => {
     const prompt = 'Once upon a time there was';
     await cached.generate(prompt, { maxNewTokens: 4 });
     await cached.generate([prompt, 'Hello'], { maxNewTokens: 2 });
     expect((await cached.generate(prompt, { maxNewTokens: 1 })).usage.cachedPromptTokens).toBeGreaterThan(0);
     const controller = new AbortController();
-    const stream = cached.stream(prompt, { maxNewTokens: 20, signal: controller.signal });
+    const stream = cached.stream(`${prompt} a king`, { maxNewTokens: 20, signal: controller.signal });
     await expect(
       (async () => {
         for await (const _ of stream) controller.abort();
       })(),
     ).rejects.toMatchObject({ code: 'ABORTED' });
-    expect((await cached.generate(prompt, { maxNewTokens: 1 })).usage.cachedPromptTokens).toBe(0);
+    expect((await cached.generate(prompt, { maxNewTokens: 1 })).usage.cachedPromptTokens).toBeGreaterThan(0);
   });
 
-  it('dispose frees the kept cache', async () => {
-    const local: RunLog = { inputIds: [], outputs: [] };
-    const model = await loadModel(openLocalFolder(await ensureModel('tiny')), {
-      backend: recordingBackend(local),
-    });
-    await model.generate('Hello there', { maxNewTokens: 5 });
-    expect(local.outputs.filter((t) => t.location !== 'none').length).toBe(4); // the kept key/value tensors
-    await model.dispose();
-    expect(local.outputs.filter((t) => t.location !== 'none')).toEqual([]);
+  it('holds at most maxBytes, dropping the least recently used caches first', async () => {
+    const local = emptyLog();
+    const reader = openLocalFolder(await ensureModel('tiny'));
+    // Two layers × key/value × 2 heads × 16 dims × 4 bytes = 512 bytes per position (tiny model).
+    const perPosition = 2 * 2 * cached.config.numKeyValueHeads * cached.config.headDim * 4;
+    const maxBytes = 40 * perPosition;
+    const model = await loadModel(reader, { backend: recordingBackend(local), prefixCache: { maxBytes } });
+    try {
+      const prompts = [
+        'Alpha beta gamma delta epsilon',
+        'One two three four five six',
+        'Red green blue yellow',
+      ];
+      for (const p of prompts) {
+        await model.generate(p, { maxNewTokens: 10 });
+        expect(model.prefixCache.bytes).toBeLessThanOrEqual(maxBytes);
+        // What is alive on the session thread is what the cache accounts for.
+        const alive = local.resident.filter((r) => !r.disposed).length;
+        expect(alive).toBe(model.prefixCache.size * 4);
+      }
+      // The first prompt's cache was evicted; the newest one is still there.
+      expect(model.prefixCache.size).toBeLessThan(prompts.length);
+      expect(
+        (await model.generate(prompts[2], { maxNewTokens: 1 })).usage.cachedPromptTokens,
+      ).toBeGreaterThan(0);
+      expect((await model.generate(prompts[0], { maxNewTokens: 1 })).usage.cachedPromptTokens).toBe(0);
+      await expect(
+        loadModel(reader, { backend: createNodeBackend(), prefixCache: { maxBytes: -1 } }),
+      ).rejects.toMatchObject({
+        code: 'INVALID_OPTION',
+      });
+    } finally {
+      await model.dispose();
+    }
+    expect(local.resident.filter((r) => !r.disposed)).toEqual([]);
   });
 });

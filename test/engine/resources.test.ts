@@ -1,14 +1,15 @@
-import { loadModel } from '@slmkit/core';
+import { loadModel } from '@slmkit/core/backend';
 import { openLocalFolder } from '@slmkit/node';
 import { describe, expect, it } from 'vitest';
-import { AttentionInputs } from '../../packages/core/src/attention-inputs.js';
+import { AttentionInputs } from '../../packages/core/src/engine/attention-inputs.js';
 import { ensureModel } from '../fixtures/models.js';
 import { type RunLog, recordingBackend } from './helpers.js';
 
 describe('resources', () => {
-  it('every tensor a run returns is disposed by the end of the generation', async () => {
-    const log: RunLog = { inputIds: [], outputs: [] };
-    const { outputs } = log;
+  const alive = (log: RunLog) => log.resident.filter((r) => !r.disposed);
+
+  it('every KV tensor a run returns is freed by the end of the generation', async () => {
+    const log: RunLog = { inputIds: [], resident: [], hostOutputs: 0 };
     // Without the prefix cache, which keeps the last cache on purpose (tested in prefix-cache.test.ts).
     const model = await loadModel(openLocalFolder(await ensureModel('tiny')), {
       backend: recordingBackend(log),
@@ -16,35 +17,36 @@ describe('resources', () => {
     });
     try {
       await model.generate('Once upon a time', { maxNewTokens: 30 });
-      expect(outputs.length).toBe(30 * 5); // logits + 2 layers × key/value, per run
-      expect(outputs.filter((t) => t.location !== 'none')).toEqual([]);
+      expect(log.hostOutputs).toBe(30); // the logits of each run
+      expect(log.resident.length).toBe(30 * 4); // 2 layers × key/value, per run
+      expect(alive(log)).toEqual([]);
 
-      // Breaking out of a stream frees them too.
-      outputs.length = 0;
-      for await (const chunk of model.stream('Once upon a time', { maxNewTokens: 30 })) {
-        if (chunk.tokenId >= 0) break;
+      // Leaving a stream in the middle frees them too.
+      log.resident.length = 0;
+      let read = 0;
+      for await (const _ of model.stream('Once upon a time', { maxNewTokens: 30 })) {
+        if (++read === 5) break;
       }
-      expect(outputs.length).toBeGreaterThan(0);
-      expect(outputs.filter((t) => t.location !== 'none')).toEqual([]);
+      expect(log.resident.length).toBe(5 * 4);
+      expect(alive(log)).toEqual([]);
     } finally {
       await model.dispose();
     }
   });
 
   it('during decoding only the current KV cache is alive', async () => {
-    const log: RunLog = { inputIds: [], outputs: [] };
-    const { outputs } = log;
+    const log: RunLog = { inputIds: [], resident: [], hostOutputs: 0 };
     const model = await loadModel(openLocalFolder(await ensureModel('tiny')), {
       backend: recordingBackend(log),
     });
-    const alive: number[] = [];
+    const counts: number[] = [];
     try {
       await model.generate('Once upon a time', {
         maxNewTokens: 20,
-        logitsProcessors: [() => void alive.push(outputs.filter((t) => t.location !== 'none').length)],
+        logitsProcessors: [() => void counts.push(alive(log).length)],
       });
-      // While a token is chosen: this run's logits and its 4 present tensors, nothing older.
-      expect(new Set(alive)).toEqual(new Set([5]));
+      // While a token is chosen: this run's 4 present tensors, nothing older.
+      expect(new Set(counts)).toEqual(new Set([4]));
     } finally {
       await model.dispose();
     }

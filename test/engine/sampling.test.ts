@@ -1,15 +1,13 @@
+import type { LocalLanguageModel, LogitsProcessor, LogitsStage } from '@slmkit/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  type LanguageModel,
-  type LogitsProcessor,
   logitBias,
   presenceFrequencyPenalty,
   repetitionPenalty,
-  type SamplingParams,
-  TokenSampler,
-  topIndices,
-} from '@slmkit/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRng } from '../../packages/core/src/rng.js';
+} from '../../packages/core/src/logits/penalties.js';
+import { LogitsPipeline } from '../../packages/core/src/logits/pipeline.js';
+import { createRng } from '../../packages/core/src/logits/rng.js';
+import { type SamplingParams, TokenSampler, topIndices } from '../../packages/core/src/logits/sampler.js';
 import { forceTokens, loadTiny } from './helpers.js';
 
 /** The distribution a sampler should draw from, computed the slow obvious way (full sort, float64). */
@@ -98,9 +96,28 @@ describe('sampler', () => {
     const logits = randomLogits(32000, 3, 0.5);
     const params = { temperature: 1, topK: 0, topP: 0.5, minP: 0 };
     const expected = expectedDistribution(logits, params);
-    expect(expected.size).toBeGreaterThan(1000);
-    const counts = sampleMany(logits, params, 200, 9);
-    for (const id of counts.keys()) expect(expected.has(id)).toBe(true);
+    // The list starts at 64 and grows 4x at a time: this nucleus needs every step up to 16384.
+    expect(expected.size).toBeGreaterThan(4096);
+    // Each draw here costs milliseconds (the whole 32k row, every time), so few draws, counted per band
+    // of ranks each growth step adds: a list that stopped growing leaves the later bands empty.
+    const draws = 24;
+    const counts = sampleMany(logits, params, draws, 9);
+    const rank = new Map(Array.from(expected.keys(), (id, i) => [id, i]));
+    for (const id of counts.keys()) expect(rank.has(id), `token ${id} is outside the nucleus`).toBe(true);
+    const probs = Array.from(expected.values());
+    const edges = [0, 64, 256, 1024, 4096, expected.size];
+    for (let band = 0; band + 1 < edges.length; band++) {
+      const [from, to] = [edges[band], edges[band + 1]];
+      const p = probs.slice(from, to).reduce((a, b) => a + b, 0);
+      let drawn = 0;
+      for (const [id, n] of counts) if (rank.get(id)! >= from && rank.get(id)! < to) drawn += n;
+      // Seeded, so deterministic; 5 standard deviations, plus one draw of slack at this small count.
+      const tolerance = 5 * Math.sqrt((p * (1 - p)) / draws) + 1 / draws;
+      expect(
+        Math.abs(drawn / draws - p),
+        `ranks ${from}-${to}: ${drawn} of ${draws} draws, expected ${p.toFixed(3)}`,
+      ).toBeLessThan(tolerance);
+    }
   });
 
   it('never picks NaN, and refuses to sample when no logit is finite', () => {
@@ -123,35 +140,101 @@ describe('sampler', () => {
   });
 });
 
-describe('built-in logits processors', () => {
+describe('the logits pipeline', () => {
+  const context = (prompt: number[] = []) => ({
+    sequenceIndex: 0,
+    promptTokenIds: prompt,
+    generatedTokenIds: [],
+  });
+  const none = {
+    repetitionPenalty: 1,
+    presencePenalty: 0,
+    frequencyPenalty: 0,
+    logitBias: undefined,
+    logitsProcessors: [],
+  };
+
   it('repetition penalty divides positive and multiplies negative logits of seen tokens', () => {
     const logits = Float32Array.from([2, -2, 4, 1]);
     const penalty = repetitionPenalty(2, [0, 1], 4);
-    penalty.accept(1);
-    penalty.process(logits);
+    penalty.accept?.(1, context());
+    penalty.process(logits, context());
     expect(Array.from(logits)).toEqual([1, -4, 4, 1]);
-    penalty.accept(3);
-    penalty.process(logits);
+    penalty.accept?.(3, context());
+    penalty.process(logits, context());
     expect(Array.from(logits)).toEqual([0.5, -8, 4, 0.5]);
   });
 
   it('presence and frequency penalties count generated tokens', () => {
     const penalty = presenceFrequencyPenalty(0.5, 0.25, 4);
-    for (const id of [2, 2, 3]) penalty.accept(id);
+    for (const id of [2, 2, 3]) penalty.accept?.(id, context());
     const logits = Float32Array.from([1, 1, 1, 1]);
-    penalty.process(logits);
+    penalty.process(logits, context());
     expect(Array.from(logits)).toEqual([1, 1, 1 - 0.5 - 0.5, 1 - 0.5 - 0.25]);
   });
 
   it('logit bias adds per token', () => {
     const logits = Float32Array.from([1, 1, 1]);
-    logitBias({ 0: 2, 2: Number.NEGATIVE_INFINITY }).process(logits);
+    logitBias({ 0: 2, 2: Number.NEGATIVE_INFINITY }).process(logits, context());
     expect(Array.from(logits)).toEqual([3, 1, Number.NEGATIVE_INFINITY]);
+  });
+
+  it('runs mask, penalties, bias, then the caller, and rollback undoes accepted tokens exactly', () => {
+    const order: string[] = [];
+    const mask = {
+      process(l: Float32Array) {
+        order.push('mask');
+        l[0] = Number.NEGATIVE_INFINITY;
+      },
+    };
+    const mine: LogitsStage = {
+      process: () => void order.push('caller'),
+      accept: () => void order.push('accept'),
+      rollback: (n) => void order.push(`rollback ${n}`),
+      reset: () => void order.push('reset'),
+    };
+    const options = {
+      repetitionPenalty: 2,
+      presencePenalty: 0.5,
+      frequencyPenalty: 0.25,
+      logitBias: { 1: 1 },
+    };
+    const pipeline = new LogitsPipeline(
+      { ...options, tokenMask: mask, logitsProcessors: [mine] },
+      context([3]),
+      5,
+    );
+    const fresh = () => Float32Array.from([1, 1, 2, 2, -2]);
+    const before = fresh();
+    pipeline.process(before);
+    expect(order).toEqual(['reset', 'mask', 'caller']);
+    // Mask first (nothing later revives token 0); token 3 from the prompt penalised; bias on 1.
+    expect(Array.from(before)).toEqual([Number.NEGATIVE_INFINITY, 2, 2, 1, -2]);
+    for (const id of [2, 4, 2]) pipeline.accept(id);
+    const after = fresh();
+    pipeline.process(after);
+    expect(Array.from(after)).toEqual([Number.NEGATIVE_INFINITY, 2, 1 - 0.5 - 0.5, 1, -4 - 0.5 - 0.25]);
+    pipeline.rollback(2);
+    expect(order.at(-1)).toBe('rollback 2');
+    const rolled = fresh();
+    pipeline.process(rolled);
+    // As if only token 2 had been accepted.
+    expect(Array.from(rolled)).toEqual([Number.NEGATIVE_INFINITY, 2, 1 - 0.5 - 0.25, 1, -2]);
+    pipeline.rollback(5);
+    const empty = fresh();
+    pipeline.process(empty);
+    expect(Array.from(empty)).toEqual(Array.from(before));
+  });
+
+  it('refuses to roll back a stateful stage that cannot', () => {
+    const stateful: LogitsStage = { process() {}, accept() {} };
+    const pipeline = new LogitsPipeline({ ...none, logitsProcessors: [stateful, () => {}] }, context(), 4);
+    expect(() => pipeline.rollback(1)).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
   });
 });
 
 describe('sampling options end to end', () => {
-  let model: LanguageModel;
+  let model: LocalLanguageModel;
   beforeAll(async () => {
     model = await loadTiny();
   });

@@ -1,9 +1,9 @@
-import { type LanguageModel, SlmkitError } from '@slmkit/core';
+import { type LocalLanguageModel, SlmkitError } from '@slmkit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forceTokens, loadTiny } from './helpers.js';
 
 describe('stopping', () => {
-  let model: LanguageModel;
+  let model: LocalLanguageModel;
   let forcedIds: number[];
   const forcedText = 'Hello world. END of story, said the cat.';
   beforeAll(async () => {

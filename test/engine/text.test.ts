@@ -1,5 +1,6 @@
-import { IncrementalDetokenizer, type LanguageModel } from '@slmkit/core';
+import type { LocalLanguageModel } from '@slmkit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IncrementalDetokenizer } from '../../packages/core/src/text/detokenizer.js';
 import { forceTokens, loadTiny } from './helpers.js';
 
 // Characters outside the llama2 vocabulary come out as byte-fallback tokens (<0xF0> <0x9F> ...).
@@ -19,7 +20,7 @@ function endsBroken(text: string): boolean {
 }
 
 describe('incremental detokenizer', () => {
-  let model: LanguageModel;
+  let model: LocalLanguageModel;
   beforeAll(async () => {
     model = await loadTiny();
   });

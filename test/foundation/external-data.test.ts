@@ -60,8 +60,9 @@ describe('external data variant', () => {
     );
     const fromBytes = {
       ...fromPath,
-      run: session.run.bind(session),
-      tensor: backend.createTensor,
+      run: async (feeds: Record<string, unknown>) =>
+        (await session.run(feeds as never)) as unknown as Awaited<ReturnType<typeof fromPath.run>>,
+      tensor: (type: string, data: unknown, dims: number[]) => ({ type, data, dims }) as never,
     };
     expect(
       maxAbsDiff((await step(fromBytes, dims, { ids })).logits.data as Float32Array, expected),

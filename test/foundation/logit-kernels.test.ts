@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { argmax, topIndices } from '@slmkit/core';
 import { describe, expect, it } from 'vitest';
-import { LogitKernels } from '../../packages/core/src/kernels/logit-kernels.js';
-import { createRng } from '../../packages/core/src/rng.js';
+import { LogitKernels } from '../../packages/core/src/logits/kernels/logit-kernels.js';
+import { createRng } from '../../packages/core/src/logits/rng.js';
+import { argmax, topIndices } from '../../packages/core/src/logits/sampler.js';
 import { compileKernels } from '../../scripts/build-kernels.js';
 
-const kernelsDir = new URL('../../packages/core/src/kernels/', import.meta.url);
+const kernelsDir = new URL('../../packages/core/src/logits/kernels/', import.meta.url);
 
 /** The plain definitions the kernels must agree with. */
 function slowArgmax(values: Float32Array): number {

@@ -3,39 +3,80 @@
  * weights of the given .onnx file. Declares the same inputs/outputs as the graph, so core code
  * can run against it exactly as against ONNX Runtime.
  */
-import type {
-  Backend,
-  InferenceSession,
-  ModelFile,
-  SessionOptions,
-  TensorType,
-  ValueInfo,
-} from '@slmkit/core';
-import { Tensor } from 'onnxruntime-common';
+import { SlmkitError } from '@slmkit/core';
+import {
+  type Backend,
+  type HostTensor,
+  type InferenceSession,
+  isResident,
+  type ModelFile,
+  type ResidentTensor,
+  type RunOptions,
+  type SessionOptions,
+  type SessionValue,
+  type TensorData,
+  type TensorType,
+  type ValueInfo,
+} from '@slmkit/core/backend';
 import { floatToHalf, halfToFloat } from './float16.js';
 import { type ForwardInputs, LlamaReference } from './llama.js';
 import { loadOnnxModel } from './onnx-model.js';
 
-function makeTensor(type: TensorType, data: Tensor.DataType, dims: readonly number[]): Tensor {
-  // The overloads of the Tensor constructor do not accept a union type argument.
-  return new (Tensor as unknown as new (t: TensorType, d: Tensor.DataType, s: readonly number[]) => Tensor)(
-    type,
-    data,
-    dims,
-  );
+/** A host tensor, as core builds its feeds (for tests that drive a session directly). */
+export function hostTensor(type: TensorType, data: TensorData, dims: readonly number[]): HostTensor {
+  return { type, dims, data };
 }
 
-function toFloat64(t: Tensor): Float64Array {
+function toFloat64(t: HostTensor): Float64Array {
   if (t.type === 'float32') return Float64Array.from(t.data as Float32Array);
   if (t.type === 'float16') {
-    const bits = t.data as Uint16Array | ArrayLike<number>;
+    // Raw IEEE half bits, as the contract carries float16.
+    const bits = t.data as Uint16Array;
     const out = new Float64Array(bits.length);
-    // Uint16Array holds raw half bits; a Float16Array (where it exists) holds the values.
-    if (bits instanceof Uint16Array) for (let i = 0; i < bits.length; i++) out[i] = halfToFloat(bits[i]);
-    else for (let i = 0; i < bits.length; i++) out[i] = bits[i];
+    for (let i = 0; i < bits.length; i++) out[i] = halfToFloat(bits[i]);
     return out;
   }
   throw new Error(`reference: unsupported past type ${t.type}`);
+}
+
+/**
+ * A reference session's resident output: the data stays in this object (the reference runs in this
+ * thread, so "resident" only means core never sees the array until it asks with `read()`).
+ */
+class ReferenceResident implements ResidentTensor {
+  readonly resident = true;
+  #data: TensorData | undefined;
+
+  constructor(
+    readonly owner: ReferenceSession,
+    readonly type: TensorType,
+    readonly dims: readonly number[],
+    data: TensorData,
+    private readonly onDispose: (tensor: ReferenceResident) => void,
+  ) {
+    this.#data = data;
+  }
+
+  /** The data; throws once disposed. */
+  get data(): TensorData {
+    if (!this.#data) throw new SlmkitError('DISPOSED', 'reference: this resident tensor was disposed.');
+    return this.#data;
+  }
+
+  get disposed(): boolean {
+    return this.#data === undefined;
+  }
+
+  async read(): Promise<TensorData> {
+    // A copy, as from a real device: the caller cannot change what the session holds.
+    return this.data.slice();
+  }
+
+  dispose(): void {
+    if (!this.#data) return;
+    this.#data = undefined;
+    this.onDispose(this);
+  }
 }
 
 class ReferenceSession implements InferenceSession {
@@ -44,6 +85,8 @@ class ReferenceSession implements InferenceSession {
   readonly inputMetadata: Readonly<Record<string, ValueInfo>>;
   readonly outputMetadata: Readonly<Record<string, ValueInfo>>;
   private model: LlamaReference | undefined;
+  /** The resident outputs returned and not yet disposed (release disposes them). */
+  private readonly live = new Set<ReferenceResident>();
 
   constructor(model: LlamaReference, inputs: ValueInfo[], outputs: ValueInfo[]) {
     this.model = model;
@@ -53,17 +96,27 @@ class ReferenceSession implements InferenceSession {
     this.outputMetadata = Object.fromEntries(outputs.map((o) => [o.name, o]));
   }
 
-  async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+  async run(
+    values: Readonly<Record<string, SessionValue>>,
+    options?: RunOptions,
+  ): Promise<Record<string, SessionValue>> {
     const model = this.model;
-    if (!model) throw new Error('reference: session was released');
+    if (!model) throw new SlmkitError('DISPOSED', 'reference: session was released');
+    const feeds: Record<string, HostTensor> = {};
+    for (const [name, value] of Object.entries(values)) {
+      if (!this.inputMetadata[name]) {
+        if (isResident(value)) {
+          throw new SlmkitError('INVALID_INPUT', `reference: "${name}" is not an input of this session`);
+        }
+        throw new Error(`reference: unknown input '${name}'`);
+      }
+      feeds[name] = isResident(value) ? this.ownData(name, value) : value;
+    }
     for (const name of this.inputNames) {
       const t = feeds[name];
       if (!t) throw new Error(`reference: missing input '${name}'`);
       const want = this.inputMetadata[name].type;
       if (t.type !== want) throw new Error(`reference: input '${name}' is ${t.type}, expected ${want}`);
-    }
-    for (const name of Object.keys(feeds)) {
-      if (!this.inputMetadata[name]) throw new Error(`reference: unknown input '${name}'`);
     }
     const c = model.config;
     const ids = feeds.input_ids;
@@ -97,27 +150,50 @@ class ReferenceSession implements InferenceSession {
     });
 
     const kvDims = [B, c.numKvHeads, T, c.headDim];
-    const kv = (a: Float64Array): Tensor => {
-      if (c.kvDtype === 'float32') return makeTensor('float32', Float32Array.from(a), kvDims);
-      const bits = new Uint16Array(a.length);
-      for (let i = 0; i < a.length; i++) bits[i] = floatToHalf(a[i]);
-      return makeTensor('float16', bits, kvDims);
+    const resident = new Set(options?.residentOutputs);
+    const kv = (name: string, a: Float64Array): SessionValue => {
+      let data: TensorData;
+      if (c.kvDtype === 'float32') data = Float32Array.from(a);
+      else {
+        const bits = new Uint16Array(a.length);
+        for (let i = 0; i < a.length; i++) bits[i] = floatToHalf(a[i]);
+        data = bits;
+      }
+      if (!resident.has(name)) return hostTensor(c.kvDtype, data, kvDims);
+      const tensor = new ReferenceResident(this, c.kvDtype, kvDims, data, (t) => this.live.delete(t));
+      this.live.add(tensor);
+      return tensor;
     };
-    const result: Record<string, Tensor> = {};
+    const result: Record<string, SessionValue> = {};
     for (const name of this.outputNames) {
       if (name === 'logits') {
-        result.logits = makeTensor('float32', out.logits, [B, out.keptLen, c.vocabSize]);
+        result.logits = hostTensor('float32', out.logits, [B, out.keptLen, c.vocabSize]);
         continue;
       }
       const m = /^present\.(\d+)\.(key|value)$/.exec(name);
       if (!m || Number(m[1]) >= c.numLayers) throw new Error(`reference: unknown output '${name}'`);
-      result[name] = kv(out.present[Number(m[1])][m[2] as 'key' | 'value']);
+      result[name] = kv(name, out.present[Number(m[1])][m[2] as 'key' | 'value']);
     }
     return result;
   }
 
+  /** The data of a resident feed, which must be this session's own and not disposed. */
+  private ownData(name: string, value: ResidentTensor): HostTensor {
+    if (!(value instanceof ReferenceResident) || value.owner !== this) {
+      throw new SlmkitError(
+        'INVALID_INPUT',
+        `reference: input "${name}" is a resident tensor of another session; feed host tensors or this session's own outputs`,
+      );
+    }
+    if (value.disposed) {
+      throw new SlmkitError('INVALID_INPUT', `reference: input "${name}" was disposed and cannot be used`);
+    }
+    return { type: value.type, dims: value.dims, data: value.data };
+  }
+
   async release(): Promise<void> {
     this.model = undefined;
+    for (const tensor of [...this.live]) tensor.dispose();
   }
 }
 
@@ -129,6 +205,5 @@ export function createReferenceBackend(): Backend {
       const loaded = await loadOnnxModel(file);
       return new ReferenceSession(new LlamaReference(loaded), loaded.inputs, loaded.outputs);
     },
-    createTensor: makeTensor,
   };
 }

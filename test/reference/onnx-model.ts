@@ -1,7 +1,7 @@
 /** Reads an ONNX ModelProto (from a path or bytes, with external data) into plain typed arrays. */
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { ModelFile, TensorType, ValueInfo } from '@slmkit/core';
+import type { ModelFile, TensorType, ValueInfo } from '@slmkit/core/backend';
 import { DataType, onnx, type pb, toNumber } from '../fixtures/onnx-proto.js';
 
 export interface LoadedTensor {

@@ -1,6 +1,7 @@
 // A storage that verifies what it serves (the browser Cache API storage does) deletes a corrupt copy
 // and throws INTEGRITY_ERROR from read(); the remote source then downloads that file once more.
-import { type ModelStorage, openRemoteSource, SlmkitError } from '@slmkit/core';
+import { type ModelStorage, SlmkitError } from '@slmkit/core';
+import { openRemoteSource } from '@slmkit/core/backend';
 import { createFsStorage } from '@slmkit/node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type HubServer, startHubServer } from '../helpers/hub-server.js';

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { openRemoteSource } from '@slmkit/core';
+import { openRemoteSource } from '@slmkit/core/backend';
 import { createFsStorage, defaultCacheDir, hfHubCacheDir, nodeSourceDefaults } from '@slmkit/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type HubServer, startHubServer } from '../helpers/hub-server.js';

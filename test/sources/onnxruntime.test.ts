@@ -1,6 +1,6 @@
 // End to end with a real (generated) model: what fetchFiles stores, onnxruntime-node can load,
 // external data included, both from a local path and from bytes.
-import { openRemoteSource } from '@slmkit/core';
+import { openRemoteSource } from '@slmkit/core/backend';
 import { createFsStorage, createNodeBackend } from '@slmkit/node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ensureModel, ONNX_DATA_FILE, ONNX_FILE } from '../fixtures/models.js';

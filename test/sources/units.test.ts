@@ -1,14 +1,8 @@
 import { createHash } from 'node:crypto';
-import {
-  checkRepoPath,
-  dtypeOfOnnxFile,
-  MODEL_DTYPES,
-  missingVariantError,
-  onnxFileForDtype,
-  parseHubStorageKey,
-  Sha256,
-  storageKey,
-} from '@slmkit/core';
+import { checkRepoPath, storageKey } from '../../packages/core/src/sources/keys.js';
+import { dtypeOfOnnxFile, MODEL_DTYPES, missingVariantError, onnxFileForDtype } from '../../packages/core/src/sources/dtype.js';
+import { parseHubStorageKey } from '@slmkit/core/backend';
+import { Sha256 } from '../../packages/core/src/sources/sha256.js';
 import { describe, expect, it } from 'vitest';
 import { bytes } from './fixture.js';
 

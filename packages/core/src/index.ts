@@ -1,18 +1,32 @@
-export * from './backend.js';
-export * from './chat-template.js';
-export * from './config.js';
-export * from './create-model.js';
-export * from './detokenizer.js';
-export * from './errors.js';
-export * from './generation-types.js';
-export * from './kv-cache.js';
-export * from './logits-processors.js';
-export * from './model.js';
-export * from './model-source.js';
-export * from './options.js';
-export * from './ort-adapter.js';
-export * from './sampler.js';
-export * from './sources/index.js';
-export * from './stop-strings.js';
-export * from './storage.js';
-export * from './tokenizer.js';
+/**
+ * `@slmkit/core`: the contracts of slmkit (LanguageModel, Sequence, Chat, call options, stream
+ * chunks, errors) and the in-process engine behind them. Apps usually import `createModel` from
+ * @slmkit/node or @slmkit/web, which re-export everything here; runtime adapters use
+ * `@slmkit/core/backend`.
+ */
+export { ChatSession, restoreChatSession } from './chat/chat-session.js';
+export type { LocalLanguageModel, PrefixCacheOption } from './engine/local-model.js';
+export type { ModelSourceReader } from './model/model-source.js';
+export type { TextTokenizer } from './model/tokenizer.js';
+export type { ModelDtype } from './sources/dtype.js';
+export type { LoadProgress, LoadProgressCallback } from './sources/progress.js';
+export type { Chat, ChatOptions, ChatTurnOptions, ContextPolicy, ContextPolicyInfo } from './spec/chat.js';
+export { isSlmkitError, SlmkitError, type SlmkitErrorCode } from './spec/errors.js';
+export type {
+  CachedPrefix,
+  CachePrefixOptions,
+  FinishReason,
+  GenerateOptions,
+  GenerationResult,
+  GenerationStream,
+  GenerationUsage,
+  Prompt,
+  StreamChunk,
+  TokenizedPrompt,
+} from './spec/generation.js';
+export type { LanguageModel } from './spec/language-model.js';
+export type { LogitsContext, LogitsProcessor, LogitsStage } from './spec/logits.js';
+export type { ChatMessage } from './spec/messages.js';
+export type { GenerationDefaults, ModelConfig } from './spec/model-config.js';
+export type { Sequence } from './spec/sequence.js';
+export type { ModelStorage, StorageWriter } from './spec/storage.js';

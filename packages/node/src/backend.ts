@@ -1,4 +1,5 @@
-import { type Backend, SlmkitError, toOrtSessionOptions, wrapOrtSession } from '@slmkit/core';
+import { SlmkitError } from '@slmkit/core';
+import { type Backend, toOrtSessionOptions, wrapOrtSession } from '@slmkit/core/backend';
 import * as ort from 'onnxruntime-node';
 import { loadOrtSession } from './load-ort-session.js';
 import { createThreadedSession } from './threaded-session.js';
@@ -40,9 +41,8 @@ export function createNodeBackend(options: NodeBackendOptions = {}): Backend {
       }
       return threaded
         ? createThreadedSession(model, ortOptions)
-        : wrapOrtSession(await loadOrtSession(model, ortOptions));
+        : wrapOrtSession(await loadOrtSession(model, ortOptions), ort.Tensor);
     },
-    createTensor: (type, data, dims) => new ort.Tensor(type, data as never, dims),
   };
 }
 

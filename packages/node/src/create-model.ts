@@ -1,11 +1,7 @@
-import {
-  type CreateModelOptions,
-  createModelFromSource,
-  type LanguageModel,
-  loadModel,
-  SlmkitError,
-} from '@slmkit/core';
+import { type LocalLanguageModel, SlmkitError } from '@slmkit/core';
+import { type CreateModelOptions, createModelFromSource, loadModel } from '@slmkit/core/backend';
 import { createNodeBackend, type NodeBackendOptions } from './backend.js';
+import { hashLocalModelFile } from './file-digest.js';
 import { isLocalFolder, openLocalFolder } from './local-folder.js';
 import { type NodeSourceDefaultsOptions, nodeSourceDefaults } from './sources.js';
 
@@ -39,17 +35,24 @@ const LOOKS_LIKE_PATH = /^(\.{1,2}[\\/]|[\\/]|~|[A-Za-z]:[\\/])/;
 export async function createModel(
   source: string,
   options: NodeCreateModelOptions = {},
-): Promise<LanguageModel> {
+): Promise<LocalLanguageModel> {
   const backend = options.backend ?? createNodeBackend({ sessionThread: options.sessionThread });
-  if (isLocalFolder(source)) return loadModel(openLocalFolder(source), { ...options, backend });
+  const defaults = nodeSourceDefaults(options);
+  const storage = options.storage ?? defaults.storage;
+  // Saved prefixes (cachePrefix with persist) go to the cache too, also for local folders.
+  const loading = {
+    ...options,
+    backend,
+    stateStorage: options.stateStorage ?? storage,
+    hashLocalFile: hashLocalModelFile,
+  };
+  if (isLocalFolder(source)) return loadModel(openLocalFolder(source), loading);
   if (LOOKS_LIKE_PATH.test(source)) {
     throw new SlmkitError('MODEL_FILE_MISSING', `No model folder at ${source}: check the path.`);
   }
-  const defaults = nodeSourceDefaults(options);
   return createModelFromSource(source, {
-    ...options,
-    backend,
-    storage: options.storage ?? defaults.storage,
+    ...loading,
+    storage,
     endpoint: defaults.endpoint,
     token: defaults.token,
     allowRemote: options.allowRemote ?? defaults.allowRemote,

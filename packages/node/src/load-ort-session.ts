@@ -1,4 +1,4 @@
-import type { ModelFile } from '@slmkit/core';
+import type { ModelFile } from '@slmkit/core/backend';
 import * as ort from 'onnxruntime-node';
 
 /** The parts of a {@link ModelFile} onnxruntime-node loads from (it also crosses to the session thread). */

@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ModelSourceReader } from '@slmkit/core';
+import { hashLocalModelFile } from './file-digest.js';
 
 /** True when `source` names an existing directory. */
 export function isLocalFolder(source: string): boolean {
@@ -25,6 +26,10 @@ export function openLocalFolder(folder: string): ModelSourceReader {
       const full = fileIn(path);
       // onnxruntime-node reads external data (model.onnx_data, ...) from beside the file itself.
       return full === undefined ? undefined : { name: path, path: full };
+    },
+    async contentDigest(path) {
+      const full = fileIn(path);
+      return full === undefined ? undefined : hashLocalModelFile({ name: path, path: full });
     },
     async listModelFiles() {
       const dir = join(root, 'onnx');

@@ -1,13 +1,11 @@
 /** Messages between a threaded session (threaded-session.ts) and its thread (session-worker.ts). */
-import type { InferenceSession as OrtSession, Tensor } from 'onnxruntime-common';
+import type { SlmkitErrorCode } from '@slmkit/core';
+import type { HostTensor } from '@slmkit/core/backend';
+import type { InferenceSession as OrtSession } from 'onnxruntime-common';
 import type { OrtModelSource } from './load-ort-session.js';
 
-/** A tensor's data crossing the thread boundary (copied, or moved when it is an output). */
-export interface WireData {
-  readonly type: Tensor.Type;
-  readonly dims: readonly number[];
-  readonly data: Tensor.DataType;
-}
+/** A tensor's data crossing the thread boundary (copied when it is a feed, moved when it is an output). */
+export type WireData = HostTensor;
 
 /** A request the thread answers (the main thread adds an `id` to match the reply). */
 export type SessionCall =
@@ -51,6 +49,7 @@ export interface WireRunResult {
   readonly resident: Int32Array;
 }
 
+/** A failed call's answer: `code` when the thread refused the call (the main thread throws SlmkitError). */
 export type SessionReply =
   | { readonly id: number; readonly ok: true; readonly value: unknown }
-  | { readonly id: number; readonly ok: false; readonly message: string };
+  | { readonly id: number; readonly ok: false; readonly message: string; readonly code?: SlmkitErrorCode };

@@ -5,6 +5,7 @@
  * of the application's.
  */
 import { parentPort } from 'node:worker_threads';
+import type { SlmkitErrorCode } from '@slmkit/core';
 import * as ort from 'onnxruntime-node';
 import { loadOrtSession } from './load-ort-session.js';
 import type {
@@ -40,7 +41,21 @@ async function answer(id: number, work: () => Promise<[unknown, ArrayBuffer[]?]>
       id,
       ok: false,
       message: (error as Error).message ?? String(error),
+      code: error instanceof Refusal ? error.code : undefined,
     } satisfies SessionReply);
+  }
+}
+
+/**
+ * A call this thread refuses; the main thread rethrows it as SlmkitError `code` (this thread does
+ * not load @slmkit/core: its heap stays small).
+ */
+class Refusal extends Error {
+  constructor(
+    readonly code: SlmkitErrorCode,
+    message: string,
+  ) {
+    super(message);
   }
 }
 
@@ -64,7 +79,10 @@ async function handle(request: SessionCall): Promise<[unknown, ArrayBuffer[]?]> 
       }
       const { residentFeeds } = request;
       for (let i = 0; i < residentFeeds.length; i += 2) {
-        feeds[current.inputNames[residentFeeds[i]]] = residentTensor(residentFeeds[i + 1]);
+        const name = current.inputNames[residentFeeds[i]];
+        const tensor = residentTensors.get(residentFeeds[i + 1]);
+        if (!tensor) throw new Refusal('INVALID_INPUT', `Input "${name}" was disposed and cannot be used.`);
+        feeds[name] = tensor;
       }
       const outputs = await current.run(feeds);
       const kept = new Set(request.resident);
@@ -80,7 +98,7 @@ async function handle(request: SessionCall): Promise<[unknown, ArrayBuffer[]?]> 
         } else {
           // onnxruntime-node gives every output its own buffer, so it can move without a copy.
           const values = tensor.data as NumericData;
-          data[name] = { type: tensor.type, dims: tensor.dims, data: values };
+          data[name] = { type: tensor.type as WireData['type'], dims: tensor.dims, data: values };
           transfer.push(values.buffer as ArrayBuffer);
         }
       });
@@ -88,7 +106,9 @@ async function handle(request: SessionCall): Promise<[unknown, ArrayBuffer[]?]> 
       return [result, transfer];
     }
     case 'read': {
-      const data = (residentTensor(request.handle).data as NumericData).slice();
+      const tensor = residentTensors.get(request.handle);
+      if (!tensor) throw new Refusal('DISPOSED', 'This resident tensor was disposed and cannot be read.');
+      const data = (tensor.data as NumericData).slice();
       return [data, [data.buffer as ArrayBuffer]];
     }
     case 'release': {
@@ -100,13 +120,7 @@ async function handle(request: SessionCall): Promise<[unknown, ArrayBuffer[]?]> 
   }
 }
 
-function residentTensor(handle: number): ort.Tensor {
-  const tensor = residentTensors.get(handle);
-  if (!tensor) throw new Error(`Tensor ${handle} was disposed and cannot be used.`);
-  return tensor;
-}
-
 function liveSession(): ort.InferenceSession {
-  if (!session) throw new Error('The session was released.');
+  if (!session) throw new Refusal('DISPOSED', 'The session was released.');
   return session;
 }

@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_HUB_ENDPOINT, type ModelStorage } from '@slmkit/core';
+import type { ModelStorage } from '@slmkit/core';
+import { DEFAULT_HUB_ENDPOINT } from '@slmkit/core/backend';
 import { createFsStorage, hfHubCacheDir, withHfHubCache } from './storage/index.js';
 
 /** Options of {@link nodeSourceDefaults}; each one wins over its environment variable. */

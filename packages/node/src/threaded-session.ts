@@ -1,9 +1,17 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { describeOrtValues, type InferenceSession, type ModelFile, SlmkitError } from '@slmkit/core';
-import type { InferenceSession as OrtSession, Tensor } from 'onnxruntime-common';
-import * as ort from 'onnxruntime-node';
+import { SlmkitError } from '@slmkit/core';
+import {
+  describeOrtValues,
+  type InferenceSession,
+  isResident,
+  type ModelFile,
+  type ResidentTensor,
+  type SessionValue,
+  type TensorData,
+} from '@slmkit/core/backend';
+import type { InferenceSession as OrtSession } from 'onnxruntime-common';
 import type {
   SessionCall,
   SessionMessage,
@@ -24,7 +32,8 @@ import type {
  * receiving thread's whole heap every step or two, so in-process decoding slows down with the
  * size of the *application's* heap (about 3x slower per token with 200 MB of live objects). Here
  * the cache stays on the session's thread (outputs named in `RunOptions.residentOutputs` come back
- * as handles), whose heap is a few megabytes; only the logits cross, moved without a copy.
+ * as {@link ResidentTensor}s holding a handle), whose heap is a few megabytes; only the logits
+ * cross, moved without a copy.
  */
 export async function createThreadedSession(
   model: ModelFile,
@@ -50,21 +59,35 @@ function threadedSession(thread: SessionThread, info: WireSessionInfo): Inferenc
   const inputIndex = new Map(info.inputNames.map((name, index) => [name, index]));
   const outputIndex = new Map(info.outputNames.map((name, index) => [name, index]));
   /** The thread-side handle of each resident tensor this session returned. */
-  const handles = new WeakMap<Tensor, number>();
+  const handles = new WeakMap<ResidentTensor, number>();
+  const disposed = new WeakSet<ResidentTensor>();
   let released = false;
+  // Core passes the same list every step: its indices are looked up once per list, not once per run.
+  let residentList: readonly string[] | undefined;
+  let residentIndices = new Int32Array(0);
 
-  const residentTensor = (name: string, handle: number, dims: readonly number[]): Tensor => {
-    // onnxruntime-common has no location for "on another thread"; 'gpu-buffer' is its location for
-    // data held elsewhere, read through `download` and freed through `dispose`, which is this.
-    const tensor = ort.Tensor.fromGpuBuffer({ handle } as never, {
-      dataType: outputMetadata[name].type as never,
+  const residentTensor = (name: string, handle: number, dims: readonly number[]): ResidentTensor => {
+    const tensor: ResidentTensor = {
+      resident: true,
+      type: outputMetadata[name].type,
       dims,
-      download: async () => (await thread.request({ op: 'read', handle })) as never,
-      dispose: () => thread.free(handle),
-    });
+      async read() {
+        if (disposed.has(tensor)) {
+          throw new SlmkitError('DISPOSED', `Output "${name}" was disposed and cannot be read.`);
+        }
+        return (await thread.request({ op: 'read', handle })) as TensorData;
+      },
+      dispose() {
+        if (disposed.has(tensor)) return;
+        disposed.add(tensor);
+        thread.free(handle);
+      },
+    };
     handles.set(tensor, handle);
     return tensor;
   };
+
+  const refuse = (message: string) => new SlmkitError('INVALID_INPUT', message);
 
   return {
     inputNames: info.inputNames,
@@ -74,34 +97,38 @@ function threadedSession(thread: SessionThread, info: WireSessionInfo): Inferenc
     async run(feeds, options) {
       const data: Record<string, WireData> = {};
       const residentFeeds: number[] = [];
-      for (const [name, tensor] of Object.entries(feeds)) {
-        const handle = handles.get(tensor);
+      for (const [name, value] of Object.entries(feeds) as [string, SessionValue][]) {
+        if (!isResident(value)) {
+          // A copy crosses (core may reuse a feed's buffer); only the caller's fields, not the object.
+          data[name] = { type: value.type, dims: value.dims, data: value.data };
+          continue;
+        }
+        const handle = handles.get(value);
         const index = inputIndex.get(name);
-        if (handle !== undefined && index !== undefined) {
-          residentFeeds.push(index, handle);
-        } else if (tensor.location === 'cpu') {
-          data[name] = { type: tensor.type, dims: tensor.dims, data: tensor.data };
-        } else {
-          throw new SlmkitError(
-            'INVALID_INPUT',
-            index === undefined
-              ? `"${name}" is not an input of this session; it has ${info.inputNames.join(', ')}.`
-              : `Input "${name}" is a ${tensor.location} tensor that this session did not produce; feed CPU tensors or this session's own outputs.`,
+        if (handle === undefined) {
+          throw refuse(
+            `Input "${name}" is a resident tensor of another session; feed host tensors or this session's own outputs.`,
           );
         }
+        if (index === undefined) {
+          throw refuse(`"${name}" is not an input of this session; it has ${info.inputNames.join(', ')}.`);
+        }
+        // A disposed one goes too: the thread, which freed it with the batch before this call, refuses it.
+        residentFeeds.push(index, handle);
       }
-      // Names that are not outputs of this session match nothing: the option is a hint.
-      const resident = Int32Array.from(options?.residentOutputs ?? [], (name) => outputIndex.get(name) ?? -1);
+      const keep = options?.residentOutputs;
+      if (keep !== residentList) {
+        residentList = keep;
+        // Names that are not outputs of this session match nothing: the option is a hint.
+        residentIndices = Int32Array.from(keep ?? [], (name) => outputIndex.get(name) ?? -1);
+      }
       const result = (await thread.request({
         op: 'run',
         feeds: data,
         residentFeeds: Int32Array.from(residentFeeds),
-        resident,
+        resident: residentIndices,
       })) as WireRunResult;
-      const outputs: Record<string, Tensor> = {};
-      for (const [name, wire] of Object.entries(result.data)) {
-        outputs[name] = new ort.Tensor(wire.type, wire.data as never, wire.dims);
-      }
+      const outputs: Record<string, SessionValue> = result.data;
       const kept = result.resident;
       for (let i = 0; i < kept.length; i += 3 + kept[i + 2]) {
         const name = info.outputNames[kept[i]];
@@ -117,6 +144,7 @@ function threadedSession(thread: SessionThread, info: WireSessionInfo): Inferenc
       if (released) return;
       released = true;
       try {
+        // The thread frees every tensor it still holds along with the session.
         await thread.request({ op: 'release' });
       } finally {
         await thread.stop();
@@ -178,7 +206,7 @@ class SessionThread {
 
   async stop(): Promise<void> {
     if (this.stopped) return;
-    this.stopped = new Error('the session was released');
+    this.stopped = new SlmkitError('DISPOSED', 'the session was released');
     await this.worker.terminate();
   }
 
@@ -188,7 +216,7 @@ class SessionThread {
     this.pending.delete(reply.id);
     if (this.pending.size === 0) this.worker.unref();
     if (reply.ok) waiting.resolve(reply.value);
-    else waiting.reject(new Error(reply.message));
+    else waiting.reject(reply.code ? new SlmkitError(reply.code, reply.message) : new Error(reply.message));
   }
 
   private fail(cause: Error): void {
@@ -198,7 +226,11 @@ class SessionThread {
   }
 
   private stoppedError(): Error {
-    return new Error(`The session cannot run: ${this.stopped?.message}.`, { cause: this.stopped });
+    // Released on purpose (stop) or the thread died (worker error or exit).
+    const code = this.stopped instanceof SlmkitError ? 'DISPOSED' : 'RUNTIME_ERROR';
+    return new SlmkitError(code, `The session cannot run: ${this.stopped?.message}.`, {
+      cause: this.stopped,
+    });
   }
 }
 

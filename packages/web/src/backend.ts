@@ -1,11 +1,12 @@
+import { SlmkitError } from '@slmkit/core';
 import {
   type Backend,
   type InferenceSession,
+  type ModelFile,
   type SessionOptions,
-  SlmkitError,
   toOrtSessionOptions,
   wrapOrtSession,
-} from '@slmkit/core';
+} from '@slmkit/core/backend';
 import type * as OrtWeb from 'onnxruntime-web';
 
 /** An onnxruntime-web module (`onnxruntime-web`, `onnxruntime-web/wasm`, ...). */
@@ -115,7 +116,7 @@ async function hasWebGpuAdapter(): Promise<boolean> {
  */
 export function createWebBackend(options: WebBackendOptions = {}): WebBackend {
   const warn = options.onWarning ?? ((message: string) => console.warn(message));
-  // The first session fixes the module: tensors fed to a session must come from its own module.
+  // The first session fixes the module (its wasm runtime and WebGPU device are global to it).
   let ort: OrtWebModule | undefined = options.ort;
   let executionProvider: string | undefined;
   const moduleFor = async (providers: readonly string[]): Promise<OrtWebModule> => {
@@ -128,25 +129,31 @@ export function createWebBackend(options: WebBackendOptions = {}): WebBackend {
     return ort;
   };
 
-  const create = async (model: Parameters<Backend['createSession']>[0], session: SessionOptions) => {
+  const create = async (model: ModelFile, session: SessionOptions): Promise<InferenceSession> => {
     const runtime = await moduleFor(session.executionProviders ?? ['wasm']);
     const source = model.data ?? model.path;
     if (source === undefined) {
       throw new SlmkitError('MODEL_FILE_MISSING', `${model.name} has neither data nor a URL to load.`);
     }
     const externalData = model.externalData?.map((file) => ({ path: file.path, data: file.data }));
+    const providers = session.executionProviders ?? [];
+    // onnxruntime-web drops a requested 'webgpu' it cannot initialise (no adapter) and runs on the
+    // next provider listed, where GPU outputs would fail.
+    const onGpu = providers[0] === 'webgpu' && (await hasWebGpuAdapter());
+    // On WebGPU every output stays on the GPU: the KV cache (core's resident outputs) is fed back
+    // from there each step, and only the logits are downloaded. On wasm everything is on the CPU.
     const created = await runtime.InferenceSession.create(source as Uint8Array, {
-      ...toOrtSessionOptions(session),
+      ...toOrtSessionOptions(session, { gpuOutputs: onGpu }),
       externalData,
     });
-    executionProvider = session.executionProviders?.[0];
-    const wrapped = wrapOrtSession(created);
+    executionProvider = providers[0] === 'webgpu' && !onGpu ? providers[1] : providers[0];
+    const wrapped = wrapOrtSession(created, runtime.Tensor);
     const run = wrapped.run;
     // onnxruntime-web's runs settle through microtasks only, so a generation loop would never let the
     // page render or a worker receive messages; one macrotask turn per run keeps both responsive.
-    const yieldingRun: InferenceSession['run'] = async (feeds) => {
+    const yieldingRun: InferenceSession['run'] = async (feeds, runOptions) => {
       await yieldToEventLoop();
-      return run(feeds);
+      return run(feeds, runOptions);
     };
     return { ...wrapped, run: yieldingRun };
   };
@@ -166,10 +173,6 @@ export function createWebBackend(options: WebBackendOptions = {}): WebBackend {
         );
         return create(model, { ...session, executionProviders: ['wasm'] });
       }
-    },
-    createTensor(type, data, dims) {
-      if (!ort) throw new TypeError('createTensor() was called before the backend created a session.');
-      return new ort.Tensor(type, data as never, dims);
     },
     runtimeInfo: () => ({
       executionProvider,

@@ -1,11 +1,5 @@
-import {
-  type CreateModelOptions,
-  createModelFromSource,
-  type LanguageModel,
-  loadModel,
-  type ModelSourceReader,
-  type ModelStorage,
-} from '@slmkit/core';
+import type { LocalLanguageModel, ModelSourceReader, ModelStorage } from '@slmkit/core';
+import { type CreateModelOptions, createModelFromSource, loadModel } from '@slmkit/core/backend';
 import { createWebBackend, type WebBackendOptions } from './backend.js';
 import { isPickedFiles, openPickedFiles, type PickedFiles } from './local-files.js';
 import { createCacheStorage } from './storage/cache-storage.js';
@@ -52,16 +46,15 @@ export function resolveWebStorage(choice: WebStorageChoice = 'cache'): ModelStor
 export async function createModel(
   source: string | PickedFiles | ModelSourceReader,
   options: WebCreateModelOptions = {},
-): Promise<LanguageModel> {
+): Promise<LocalLanguageModel> {
   const { storage, device, numThreads, wasmPaths, onWarning, ...rest } = options;
   const backend = options.backend ?? createWebBackend({ device, numThreads, wasmPaths, onWarning });
-  if (isPickedFiles(source)) return loadModel(openPickedFiles(source), { ...rest, backend });
-  if (typeof source !== 'string') return loadModel(source, { ...rest, backend });
-  return createModelFromSource(resolveRelativeUrl(source), {
-    ...rest,
-    backend,
-    storage: resolveWebStorage(storage),
-  });
+  const resolvedStorage = resolveWebStorage(storage);
+  // Saved prefixes (cachePrefix with persist) go to the same storage, also for picked files.
+  const loading = { ...rest, backend, stateStorage: rest.stateStorage ?? resolvedStorage };
+  if (isPickedFiles(source)) return loadModel(openPickedFiles(source), loading);
+  if (typeof source !== 'string') return loadModel(source, loading);
+  return createModelFromSource(resolveRelativeUrl(source), { ...loading, storage: resolvedStorage });
 }
 
 /**

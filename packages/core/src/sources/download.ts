@@ -1,5 +1,5 @@
-import { isSlmkitError, SlmkitError } from '../errors.js';
-import type { ModelStorage, StorageWriter } from '../storage.js';
+import { isSlmkitError, SlmkitError } from '../spec/errors.js';
+import type { ModelStorage, StorageWriter } from '../spec/storage.js';
 import {
   contentLength,
   type HttpContext,

@@ -1,4 +1,4 @@
-import { SlmkitError } from '../errors.js';
+import { SlmkitError } from '../spec/errors.js';
 
 /**
  * Weight formats of a model, named the way onnx-community / transformers.js repositories name

@@ -1,4 +1,4 @@
-import { SlmkitError } from '../errors.js';
+import { SlmkitError } from '../spec/errors.js';
 
 /** How a source talks HTTP: which fetch, and which origin may see the access token. */
 export interface HttpContext {

@@ -1,4 +1,4 @@
-import { SlmkitError } from '../errors.js';
+import { SlmkitError } from '../spec/errors.js';
 import { type HttpContext, httpRequest, isSha256Hex, statusError } from './http.js';
 import type { FileInfo } from './manifest.js';
 

@@ -1,5 +1,5 @@
-import { SlmkitError } from '../errors.js';
-import { storageKeyParts } from '../storage.js';
+import { SlmkitError } from '../spec/errors.js';
+import { storageKeyParts } from '../spec/storage.js';
 
 /**
  * Where a remote repository's files live inside a {@link ModelStorage}. Keys are

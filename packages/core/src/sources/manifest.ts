@@ -1,4 +1,4 @@
-import type { ModelStorage } from '../storage.js';
+import type { ModelStorage } from '../spec/storage.js';
 
 /** What is known about one file of a repository. */
 export interface FileInfo {

@@ -1,7 +1,7 @@
-import type { ModelFile } from '../backend.js';
-import { isSlmkitError, SlmkitError } from '../errors.js';
-import type { ModelSourceReader } from '../model-source.js';
-import type { ModelStorage } from '../storage.js';
+import type { ModelSourceReader } from '../model/model-source.js';
+import type { ModelFile } from '../spec/backend.js';
+import { isSlmkitError, SlmkitError } from '../spec/errors.js';
+import type { ModelStorage } from '../spec/storage.js';
 import { downloadFile, type ExpectedFile } from './download.js';
 import { MODEL_DTYPES, missingVariantError, onnxFileForDtype } from './dtype.js';
 import { contentLength, type HttpContext, htmlPageError, httpRequest, statusError } from './http.js';
@@ -270,6 +270,14 @@ class StoredRemoteSource implements RemoteModelSource {
     }
     const data = await this.readStored(path);
     return externalData.length > 0 ? { name: path, data, externalData } : { name: path, data };
+  }
+
+  async contentDigest(path: string): Promise<string | undefined> {
+    const manifest = await this.getManifest();
+    const files = [path, ...(knownDataFiles(manifest, path) ?? [])];
+    const digests = files.map((f) => manifest.files[f]?.sha256);
+    // The sha256 each file was verified against when it was downloaded.
+    return digests.every((d) => d !== undefined) ? digests.join('+') : undefined;
   }
 
   /**

@@ -1,7 +1,8 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { type ModelStorage, type ReadableStorageWriter, SlmkitError, splitStorageKey } from '@slmkit/core';
+import { type ModelStorage, SlmkitError } from '@slmkit/core';
+import { type ReadableStorageWriter, splitStorageKey } from '@slmkit/core/backend';
 import { acquireFileLock, type FileLock } from './lock.js';
 
 /** A {@link ModelStorage} in a directory; `dir` is where its files are. */

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { copyFile, mkdir, readFile, realpath, rename, stat, symlink, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { type ModelStorage, parseHubStorageKey } from '@slmkit/core';
+import type { ModelStorage } from '@slmkit/core';
+import { parseHubStorageKey } from '@slmkit/core/backend';
 import type { FsStorage } from './fs-storage.js';
 
 /**

@@ -1,4 +1,5 @@
-import { type ModelStorage, type ReadableStorageWriter, SlmkitError, splitStorageKey } from '@slmkit/core';
+import { type ModelStorage, SlmkitError } from '@slmkit/core';
+import { type ReadableStorageWriter, splitStorageKey } from '@slmkit/core/backend';
 import { sha256Hex, storageError } from './errors.js';
 
 /** A browser {@link ModelStorage} that can also forget everything it holds. */

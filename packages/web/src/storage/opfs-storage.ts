@@ -1,4 +1,5 @@
-import { type ReadableStorageWriter, SlmkitError, splitStorageKey } from '@slmkit/core';
+import { SlmkitError } from '@slmkit/core';
+import { type ReadableStorageWriter, splitStorageKey } from '@slmkit/core/backend';
 import type { BrowserModelStorage } from './cache-storage.js';
 import { storageError } from './errors.js';
 

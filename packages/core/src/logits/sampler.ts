@@ -1,4 +1,4 @@
-import { SlmkitError } from './errors.js';
+import { SlmkitError } from '../spec/errors.js';
 import { KERNEL_BLOCK, LogitKernels } from './kernels/logit-kernels.js';
 
 /** How the next token is chosen. `temperature: 0` means greedy (argmax). */

@@ -1,4 +1,4 @@
-/** Runs async work one piece at a time, in call order (a model's calls share one session and cache). */
+/** Runs async work one piece at a time, in call order (a model's calls share one session and its caches). */
 export class CallQueue {
   private tail: Promise<void> = Promise.resolve();
 
@@ -13,9 +13,18 @@ export class CallQueue {
     return ready;
   }
 
+  /** Runs `work` in its turn. */
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    const release = await this.acquire();
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+
   /** Resolves once everything queued so far has finished. */
   async drain(): Promise<void> {
-    const release = await this.acquire();
-    release();
+    await this.run(async () => {});
   }
 }

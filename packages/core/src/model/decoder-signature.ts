@@ -1,6 +1,6 @@
-import type { InferenceSession, TensorType } from './backend.js';
-import type { ModelConfig } from './config.js';
-import { SlmkitError } from './errors.js';
+import type { InferenceSession, TensorType } from '../spec/backend.js';
+import { SlmkitError } from '../spec/errors.js';
+import type { ModelConfig } from '../spec/model-config.js';
 
 /** The names of one layer's cache tensors: what the graph takes as past and gives back as present. */
 export interface KvLayerNames {

@@ -1,12 +1,6 @@
 import { Template } from '@huggingface/jinja';
-import { SlmkitError } from './errors.js';
-
-/** One chat message. `role` is usually 'system', 'user' or 'assistant'; templates decide what they accept. */
-export interface ChatMessage {
-  role: string;
-  content: string;
-  [key: string]: unknown;
-}
+import { SlmkitError } from '../spec/errors.js';
+import type { ChatMessage } from '../spec/messages.js';
 
 /** A compiled chat template (the model's own Jinja template). */
 export interface ChatTemplate {

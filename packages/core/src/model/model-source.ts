@@ -1,4 +1,4 @@
-import type { ModelFile } from './backend.js';
+import type { ModelFile } from '../spec/backend.js';
 
 /**
  * Read access to one model repository laid out like a Hugging Face / Optimum ONNX export
@@ -17,4 +17,10 @@ export interface ModelSourceReader {
   modelFile(path: string): Promise<ModelFile | undefined>;
   /** The .onnx files the repository has under `onnx/` (used to list variants in errors). */
   listModelFiles(): Promise<string[]>;
+  /**
+   * A digest of an .onnx file and its external data (e.g. their sha256), when the reader knows it
+   * or can compute it more cheaply than core could from the bytes. It goes into the model's
+   * fingerprint, which saved sequences are checked against; without it core hashes the graph's bytes.
+   */
+  contentDigest?(path: string): Promise<string | undefined>;
 }

@@ -1,62 +1,13 @@
-import type { ChatMessage } from './chat-template.js';
-import type { ModelConfig } from './config.js';
-import { SlmkitError } from './errors.js';
-import type { LogitsProcessor } from './logits-processors.js';
-import type { SamplingParams } from './sampler.js';
-
-/** Token ids given directly: no chat template and no encoding is applied. */
-export interface TokenizedPrompt {
-  inputIds: readonly number[];
-}
-
-/** What a model can be asked to continue: plain text, chat messages, or token ids. */
-export type Prompt = string | readonly ChatMessage[] | TokenizedPrompt;
-
-/** Options of one generate() or stream() call. Defaults come from the model's generation_config.json. */
-export interface GenerateOptions {
-  /** Most tokens to generate (default: generation_config's max_new_tokens, else 256). */
-  maxNewTokens?: number;
-  /** Sample (true) or pick the most likely token (false). Default: true when `temperature` > 0 is given, else generation_config's do_sample, else false. */
-  doSample?: boolean;
-  /** Softmax temperature; 0 means greedy. Default: generation_config's, else 1. */
-  temperature?: number;
-  /** Sample only among the k most likely tokens; 0 turns it off. Default: generation_config's top_k, else 50 (as in Hugging Face). */
-  topK?: number;
-  /** Nucleus sampling: the smallest set of tokens whose probability reaches topP, in (0, 1]. Default 1 (off). */
-  topP?: number;
-  /** Drop tokens less likely than minP × the top token's probability, in [0, 1]. Default 0 (off). */
-  minP?: number;
-  /** Hugging Face repetition penalty over prompt and output (> 0; 1 = off). */
-  repetitionPenalty?: number;
-  /** OpenAI presence penalty: subtracted once from every token already generated. */
-  presencePenalty?: number;
-  /** OpenAI frequency penalty: subtracted per occurrence of a token already generated. */
-  frequencyPenalty?: number;
-  /** Added to the logits of the given token ids (use -Infinity to ban a token). */
-  logitBias?: Readonly<Record<number, number>>;
-  /** Your own processors, run after the built-in penalties and bias, before sampling. */
-  logitsProcessors?: readonly LogitsProcessor[];
-  /** Seed of the sampler: the same seed, prompt and options give the same tokens. */
-  seed?: number;
-  /** Stop when the output contains one of these strings; the stop string is not part of the output. */
-  stop?: string | readonly string[];
-  /** Token ids that end generation (default: the model's eos_token_id list). */
-  eosTokenIds?: readonly number[];
-  /** Aborts the call: the promise rejects (or the stream throws) with SlmkitError code 'ABORTED'. */
-  signal?: AbortSignal;
-  /** Extra variables for the chat template (e.g. `{ enable_thinking: false }` for Qwen3). */
-  templateVariables?: Readonly<Record<string, unknown>>;
-}
+import type { PipelineOptions } from '../logits/pipeline.js';
+import type { SamplingParams } from '../logits/sampler.js';
+import { SlmkitError } from '../spec/errors.js';
+import type { GenerateOptions } from '../spec/generation.js';
+import type { ModelConfig } from '../spec/model-config.js';
 
 /** Options after defaults were applied and every value was checked. */
-export interface ResolvedGenerateOptions {
+export interface ResolvedGenerateOptions extends PipelineOptions {
   readonly maxNewTokens: number;
   readonly sampling: SamplingParams;
-  readonly repetitionPenalty: number;
-  readonly presencePenalty: number;
-  readonly frequencyPenalty: number;
-  readonly logitBias: Readonly<Record<number, number>> | undefined;
-  readonly logitsProcessors: readonly LogitsProcessor[];
   readonly seed: number | undefined;
   readonly stop: readonly string[];
   readonly eosTokenIds: ReadonlySet<number>;
@@ -74,6 +25,11 @@ function check(name: string, value: number | undefined, ok: (v: number) => boole
 }
 
 const isInteger = (v: number) => Number.isInteger(v);
+
+/** The maxNewTokens a call without one gets: generation_config's max_new_tokens, else 256. */
+export function defaultMaxNewTokens(config: ModelConfig): number {
+  return config.generationDefaults.maxNewTokens ?? 256;
+}
 
 /** Applies the model's defaults to `options` and throws INVALID_OPTION for any invalid value. */
 export function resolveGenerateOptions(
@@ -118,8 +74,13 @@ export function resolveGenerateOptions(
       }
     }
   }
-  if (options.logitsProcessors?.some((p) => typeof p !== 'function'))
-    invalid('logitsProcessors must be functions.');
+  const processors = options.logitsProcessors ?? [];
+  if (!Array.isArray(processors)) invalid('logitsProcessors must be an array.');
+  for (const p of processors) {
+    const ok =
+      typeof p === 'function' || (typeof p === 'object' && p !== null && typeof p.process === 'function');
+    if (!ok) invalid('logitsProcessors must be functions or objects with a process(logits, context) method.');
+  }
 
   const temperatureGiven = options.temperature !== undefined;
   const doSample =
@@ -127,7 +88,7 @@ export function resolveGenerateOptions(
   const temperature = options.temperature ?? defaults.temperature ?? 1;
   const greedy = !doSample || temperature === 0;
   return {
-    maxNewTokens: options.maxNewTokens ?? defaults.maxNewTokens ?? 256,
+    maxNewTokens: options.maxNewTokens ?? defaultMaxNewTokens(config),
     sampling: greedy
       ? { temperature: 0, topK: 0, topP: 1, minP: 0 }
       : {
@@ -140,7 +101,7 @@ export function resolveGenerateOptions(
     presencePenalty: options.presencePenalty ?? 0,
     frequencyPenalty: options.frequencyPenalty ?? 0,
     logitBias: options.logitBias,
-    logitsProcessors: options.logitsProcessors ?? [],
+    logitsProcessors: processors,
     seed: options.seed,
     stop,
     eosTokenIds: new Set(eos),

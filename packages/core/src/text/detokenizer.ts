@@ -1,4 +1,4 @@
-import type { TextTokenizer } from './tokenizer.js';
+import type { TextTokenizer } from '../model/tokenizer.js';
 
 /**
  * Turns a growing list of token ids into text pieces whose concatenation is the decode of all of

@@ -12,6 +12,8 @@ export type SlmkitErrorCode =
   | 'INVALID_INPUT'
   /** The prompt does not fit the model's context window. */
   | 'CONTEXT_OVERFLOW'
+  /** A saved sequence or chat cannot be restored here: another model, another snapshot version, truncated or corrupt. */
+  | 'INVALID_SNAPSHOT'
   /** The operation was aborted through its AbortSignal. */
   | 'ABORTED'
   /** The model (or session) was used after dispose(). */

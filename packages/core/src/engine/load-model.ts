@@ -1,14 +1,16 @@
-import type { Backend, SessionOptions } from './backend.js';
-import { type ChatTemplate, compileChatTemplate, selectChatTemplateSource } from './chat-template.js';
-import { parseModelConfig, readJsonFile } from './config.js';
-import { inspectDecoder } from './decoder-io.js';
-import { SlmkitError } from './errors.js';
-import { LanguageModel } from './model.js';
-import type { ModelSourceReader } from './model-source.js';
-import { type ModelDtype, missingVariantError, onnxFileForDtype } from './sources/dtype.js';
-import type { LoadProgressCallback } from './sources/progress.js';
-import { openRemoteSource, type RemoteSourceOptions } from './sources/remote.js';
-import { createTokenizer } from './tokenizer.js';
+import { type ChatTemplate, compileChatTemplate, selectChatTemplateSource } from '../model/chat-template.js';
+import { parseModelConfig, readJsonFile } from '../model/config.js';
+import { inspectDecoder } from '../model/decoder-signature.js';
+import { graphIdentity } from '../model/fingerprint.js';
+import type { ModelSourceReader } from '../model/model-source.js';
+import { createTokenizer } from '../model/tokenizer.js';
+import { type ModelDtype, missingVariantError, onnxFileForDtype } from '../sources/dtype.js';
+import type { LoadProgressCallback } from '../sources/progress.js';
+import { openRemoteSource, type RemoteSourceOptions } from '../sources/remote.js';
+import type { Backend, ModelFile, SessionOptions } from '../spec/backend.js';
+import { SlmkitError } from '../spec/errors.js';
+import type { ModelStorage } from '../spec/storage.js';
+import { LocalLanguageModel, type PrefixCacheOption } from './local-model.js';
 
 /** Options of {@link loadModel} that every backend understands. */
 export interface LoadModelOptions {
@@ -31,11 +33,22 @@ export interface LoadModelOptions {
    */
   signal?: AbortSignal;
   /**
-   * Keep the KV cache of the last single-prompt call, so a next prompt that starts with the same
-   * tokens (the next turn of a chat, a shared system prompt) only runs its new part (default true;
-   * costs the memory of one cache between calls).
+   * The automatic prefix cache: the KV caches of recent single-prompt calls, kept so a next prompt
+   * that starts with the same tokens (the next turn of a conversation, a shared system prompt) only
+   * runs its new part. Least recently used caches go first once they hold more than `maxBytes`
+   * (default 256 MiB). `false` turns it off. Calls with a `sequence` and batches do not use it.
    */
-  prefixCache?: boolean;
+  prefixCache?: PrefixCacheOption;
+  /**
+   * How the adapter hashes an .onnx file given by local path (and its external data) for the
+   * model's fingerprint, when the source has no digest of it (@slmkit/node fills this in).
+   */
+  hashLocalFile?: (file: ModelFile) => Promise<string>;
+  /**
+   * Where `cachePrefix(prompt, { persist: true })` saves prefilled prefixes, under the model's
+   * fingerprint (@slmkit/node: the model cache directory; @slmkit/web: the Cache API or OPFS).
+   */
+  stateStorage?: ModelStorage;
 }
 
 /** Options of {@link createModelFromSource}: loading, plus where and how to download remote models. */
@@ -63,7 +76,7 @@ function modelPathOf(options: LoadModelOptions): string {
 export async function createModelFromSource(
   source: string | ModelSourceReader,
   options: CreateModelOptions,
-): Promise<LanguageModel> {
+): Promise<LocalLanguageModel> {
   if (typeof source !== 'string') return loadModel(source, options);
   const { storage, revision, endpoint, token, fetch, allowRemote, signal } = options;
   if (!storage) {
@@ -96,7 +109,7 @@ export async function createModelFromSource(
 export async function loadModel(
   reader: ModelSourceReader,
   options: LoadModelOptions,
-): Promise<LanguageModel> {
+): Promise<LocalLanguageModel> {
   const modelPath = modelPathOf(options);
   const [configJson, generationJson, tokenizerJson, tokenizerConfig, jinjaTemplate] = await Promise.all([
     readJsonFile(reader, 'config.json', true),
@@ -138,8 +151,7 @@ export async function loadModel(
   try {
     checkLoadAborted(options.signal, modelPath);
     const signature = inspectDecoder(session, config, modelPath);
-    const model = new LanguageModel({
-      backend: options.backend,
+    const model = new LocalLanguageModel({
       session,
       signature,
       config,
@@ -147,6 +159,8 @@ export async function loadModel(
       chatTemplate,
       location: reader.location,
       prefixCache: options.prefixCache,
+      stateStorage: options.stateStorage,
+      fingerprint: graphIdentity(reader, modelPath, file, options.hashLocalFile),
     });
     options.onProgress?.({ phase: 'ready' });
     return model;

@@ -1,0 +1,175 @@
+import { CallQueue } from '../engine/call-queue.js';
+import { defaultMaxNewTokens } from '../engine/resolve-options.js';
+import { decodeSnapshot, encodeSnapshot } from '../engine/snapshot.js';
+import type { Chat, ChatOptions, ChatTurnOptions, ContextPolicy } from '../spec/chat.js';
+import { SlmkitError } from '../spec/errors.js';
+import type { GenerationResult, GenerationStream, StreamChunk } from '../spec/generation.js';
+import type { LanguageModel } from '../spec/language-model.js';
+import type { ChatMessage } from '../spec/messages.js';
+import type { Sequence } from '../spec/sequence.js';
+import { fitConversation } from './context-policy.js';
+
+function checkMessage(message: unknown, where: string): ChatMessage {
+  const m = message as ChatMessage;
+  if (typeof m !== 'object' || m === null || typeof m.role !== 'string' || typeof m.content !== 'string') {
+    throw new SlmkitError(
+      'INVALID_INPUT',
+      `${where} must be a string or a { role, content } message with string fields.`,
+    );
+  }
+  return { ...m };
+}
+
+/**
+ * A {@link Chat} over any {@link LanguageModel}: it keeps the messages and a sequence of the model,
+ * renders the whole conversation each turn and lets the sequence reuse the longest token prefix.
+ * Turns of one chat run one after another.
+ */
+export class ChatSession implements Chat {
+  private history: ChatMessage[];
+  private readonly turns = new CallQueue();
+  private readonly policy: ContextPolicy;
+  private readonly defaults: ChatOptions['defaults'];
+  private isDisposed = false;
+
+  constructor(
+    private readonly model: LanguageModel,
+    private readonly sequence: Sequence,
+    options: ChatOptions,
+  ) {
+    const initial = (options.messages ?? []).map((m, i) => checkMessage(m, `options.messages[${i}]`));
+    if (options.system !== undefined && typeof options.system !== 'string') {
+      throw new SlmkitError('INVALID_OPTION', 'options.system must be a string.');
+    }
+    this.history =
+      options.system === undefined ? initial : [{ role: 'system', content: options.system }, ...initial];
+    this.policy = options.contextPolicy ?? 'error';
+    this.defaults = options.defaults;
+  }
+
+  get messages(): readonly ChatMessage[] {
+    return this.history.map((m) => ({ ...m }));
+  }
+
+  setMessages(messages: readonly ChatMessage[]): void {
+    this.assertLive();
+    if (!Array.isArray(messages))
+      throw new SlmkitError('INVALID_INPUT', 'setMessages takes an array of messages.');
+    this.history = messages.map((m, i) => checkMessage(m, `messages[${i}]`));
+  }
+
+  async send(content: string | ChatMessage, options?: ChatTurnOptions): Promise<GenerationResult> {
+    return this.stream(content, options).result;
+  }
+
+  stream(content: string | ChatMessage, options: ChatTurnOptions = {}): GenerationStream<GenerationResult> {
+    this.assertLive();
+    const message =
+      typeof content === 'string' ? { role: 'user', content } : checkMessage(content, 'content');
+    const turn = { ...this.defaults, ...options };
+    let resolveResult!: (r: GenerationResult) => void;
+    let rejectResult!: (e: unknown) => void;
+    const result = new Promise<GenerationResult>((resolve, reject) => {
+      resolveResult = resolve;
+      rejectResult = reject;
+    });
+    result.catch(() => {});
+    let started = false;
+    const run = async function* (this: ChatSession): AsyncGenerator<StreamChunk> {
+      const release = await this.turns.acquire();
+      try {
+        this.assertLive();
+        const messages = await this.fit([...this.history, message], turn);
+        const inner = this.model.stream(messages, { ...turn, sequence: this.sequence });
+        try {
+          yield* inner;
+        } finally {
+          // Reached when the stream ended and when the caller left early (the inner stream then reports 'cancelled').
+          const reply = await inner.result.catch(() => undefined);
+          if (reply) {
+            this.history = [...messages, { role: 'assistant', content: reply.text }];
+            resolveResult(reply);
+          }
+        }
+        await inner.result;
+      } catch (error) {
+        rejectResult(error);
+        throw error;
+      } finally {
+        release();
+      }
+    }.bind(this);
+    const iterate = () => {
+      if (started) throw new SlmkitError('INVALID_INPUT', 'A generation stream can be iterated only once.');
+      started = true;
+      return run();
+    };
+    return {
+      [Symbol.asyncIterator]: iterate,
+      get result() {
+        if (!started) {
+          void (async () => {
+            for await (const _ of iterate()) {
+              // Consumed for the result.
+            }
+          })().catch(() => {});
+        }
+        return result;
+      },
+    };
+  }
+
+  async fork(): Promise<Chat> {
+    this.assertLive();
+    return this.turns.run(
+      async () =>
+        new ChatSession(this.model, await this.sequence.fork(), {
+          messages: this.history,
+          contextPolicy: this.policy,
+          defaults: this.defaults,
+        }),
+    );
+  }
+
+  async save(): Promise<Uint8Array> {
+    this.assertLive();
+    return this.turns.run(async () =>
+      encodeSnapshot('chat', { messages: this.history }, [await this.sequence.save()]),
+    );
+  }
+
+  async dispose(): Promise<void> {
+    if (this.isDisposed) return;
+    this.isDisposed = true;
+    await this.turns.run(() => this.sequence.dispose());
+  }
+
+  /** The messages this turn runs on, after the context policy. */
+  private fit(messages: readonly ChatMessage[], turn: ChatTurnOptions): Promise<readonly ChatMessage[]> {
+    const maxNewTokens = turn.maxNewTokens ?? defaultMaxNewTokens(this.model.config);
+    return fitConversation(messages, this.policy, {
+      contextLength: this.model.config.contextLength,
+      reservedTokens: Math.max(1, maxNewTokens),
+      countTokens: (list) => this.model.countTokens(list, turn.templateVariables),
+    });
+  }
+
+  private assertLive(): void {
+    if (this.isDisposed)
+      throw new SlmkitError('DISPOSED', 'This chat was disposed; create a new one with model.createChat().');
+  }
+}
+
+/** A chat from `chat.save()` bytes: its messages and its sequence, restored on `model`. */
+export async function restoreChatSession(
+  model: LanguageModel,
+  snapshot: Uint8Array,
+  options: Omit<ChatOptions, 'system' | 'messages'> = {},
+): Promise<Chat> {
+  const { header, payload } = decodeSnapshot(snapshot, 'chat');
+  if (!Array.isArray(header.messages)) {
+    throw new SlmkitError('INVALID_SNAPSHOT', 'The chat snapshot is corrupt: it has no message list.');
+  }
+  const sequence = await model.restoreSequence(payload);
+  return new ChatSession(model, sequence, { ...options, messages: header.messages as ChatMessage[] });
+}

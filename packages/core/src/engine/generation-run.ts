@@ -1,0 +1,246 @@
+import { LogitsPipeline } from '../logits/pipeline.js';
+import { createRng, randomSeed } from '../logits/rng.js';
+import { TokenSampler } from '../logits/sampler.js';
+import type { DecoderSignature } from '../model/decoder-signature.js';
+import type { TextTokenizer } from '../model/tokenizer.js';
+import type { HostTensor, InferenceSession, SessionValue } from '../spec/backend.js';
+import { SlmkitError } from '../spec/errors.js';
+import type { FinishReason, GenerationResult, StreamChunk } from '../spec/generation.js';
+import { IncrementalDetokenizer } from '../text/detokenizer.js';
+import { StopStringMatcher } from '../text/stop-strings.js';
+import { AttentionInputs } from './attention-inputs.js';
+import { float16ToFloat32 } from './float16.js';
+import type { KvCache } from './kv-cache.js';
+import type { ResolvedGenerateOptions } from './resolve-options.js';
+import { StepFeeds } from './step-feeds.js';
+
+/** Everything one generation needs: the loaded model, one call's prompts and options, and its cache. */
+export interface GenerationRequest {
+  readonly session: InferenceSession;
+  readonly signature: DecoderSignature;
+  readonly tokenizer: TextTokenizer;
+  readonly contextLength: number;
+  readonly vocabSize: number;
+  /** Fed at left-padded positions (masked out, so any valid id works). */
+  readonly padTokenId: number;
+  /** Token ids per prompt (a batch when more than one). */
+  readonly prompts: readonly (readonly number[])[];
+  readonly options: ResolvedGenerateOptions;
+  /** When the call was made (performance.now()), for time to first token. */
+  readonly startTime: number;
+  /**
+   * The cache to run on, one row per prompt. For a single prompt it may already hold the first
+   * `reusedTokens` tokens of the prompt (from a sequence or the prefix cache); the run extends it.
+   * The caller owns it: it is neither released nor kept by the run.
+   */
+  readonly cache: KvCache;
+  readonly reusedTokens: number;
+}
+
+/** The state of one sequence of the batch. */
+class SequenceState {
+  readonly tokenIds: number[] = [];
+  text = '';
+  finishReason: FinishReason | undefined;
+  firstTokenTime = 0;
+  lastTokenTime = 0;
+  readonly detokenizer: IncrementalDetokenizer;
+  readonly stopMatcher: StopStringMatcher;
+  readonly pipeline: LogitsPipeline;
+  readonly sampler: TokenSampler;
+
+  constructor(
+    readonly index: number,
+    readonly promptTokenIds: readonly number[],
+    request: GenerationRequest,
+    seed: number,
+  ) {
+    const { options, tokenizer, vocabSize } = request;
+    this.detokenizer = new IncrementalDetokenizer(tokenizer);
+    this.stopMatcher = new StopStringMatcher(options.stop);
+    const context = { sequenceIndex: index, promptTokenIds, generatedTokenIds: this.tokenIds };
+    this.pipeline = new LogitsPipeline(options, context, vocabSize);
+    // Every sequence gets the same seed, so a prompt samples the same tokens alone or in a batch.
+    this.sampler = new TokenSampler(options.sampling, createRng(seed));
+  }
+}
+
+/**
+ * Runs one generation over a decoder session: prefill of the (left-padded) prompts minus what the
+ * cache already holds, then one run per token, until every sequence has stopped. Iterate `chunks()`
+ * once; `results()` reports the sequences at any point (unfinished ones as 'cancelled').
+ */
+export class GenerationRun {
+  private readonly sequences: SequenceState[];
+  private readonly padding: number[];
+  private readonly promptLength: number;
+  private endTime = 0;
+
+  constructor(private readonly request: GenerationRequest) {
+    const seed = request.options.seed ?? randomSeed();
+    this.sequences = request.prompts.map((ids, i) => new SequenceState(i, ids, request, seed));
+    this.promptLength = Math.max(...request.prompts.map((p) => p.length));
+    this.padding = request.prompts.map((p) => this.promptLength - p.length);
+    if (this.promptLength >= request.contextLength) {
+      throw new SlmkitError(
+        'CONTEXT_OVERFLOW',
+        `The prompt has ${this.promptLength} tokens but the model's context window is ${request.contextLength}: shorten the prompt (at least one position must be left for the answer).`,
+      );
+    }
+  }
+
+  /** Token ids whose keys and values the cache holds now: the prompt, then every generated token but the last. */
+  heldTokenIds(): number[] {
+    const { prompts, cache } = this.request;
+    return [...prompts[0], ...this.sequences[0].tokenIds].slice(0, cache.length);
+  }
+
+  async *chunks(): AsyncGenerator<StreamChunk, void, undefined> {
+    const { options, signature, cache, reusedTokens } = this.request;
+    try {
+      if (options.maxNewTokens === 0) {
+        for (const s of this.sequences) s.finishReason = 'length';
+        return;
+      }
+      const batch = this.sequences.length;
+      const maxTotal = Math.min(this.promptLength + options.maxNewTokens, this.request.contextLength);
+      const attention = new AttentionInputs(this.padding, maxTotal);
+      const stepIds = new BigInt64Array(batch);
+      const feeds = new StepFeeds(signature, batch, stepIds);
+      let logitsScratch: Float32Array | undefined;
+      this.checkAbort();
+      let outputs = await this.runStep(
+        feeds,
+        attention,
+        this.promptIds(reusedTokens),
+        this.promptLength - reusedTokens,
+      );
+      for (;;) {
+        const logits = outputs.logits as HostTensor;
+        const [, steps, vocab] = logits.dims;
+        for (const s of this.sequences) {
+          if (s.finishReason) continue;
+          const offset = (s.index * steps + steps - 1) * vocab;
+          let row: Float32Array;
+          if (logits.type === 'float16') {
+            logitsScratch ??= new Float32Array(vocab);
+            float16ToFloat32((logits.data as Uint16Array).subarray(offset, offset + vocab), logitsScratch);
+            row = logitsScratch;
+          } else {
+            row = (logits.data as Float32Array).subarray(offset, offset + vocab);
+          }
+          const chunk = this.chooseToken(s, row, cache.length + 1 >= this.request.contextLength);
+          stepIds[s.index] = BigInt(chunk.tokenId);
+          yield chunk;
+        }
+        if (this.sequences.every((s) => s.finishReason)) break;
+        this.checkAbort();
+        outputs = await this.runStep(feeds, attention, undefined, 1);
+      }
+    } finally {
+      // Also reached when the caller stops iterating in the middle of a step.
+      this.endTime = performance.now();
+    }
+  }
+
+  /** Results per prompt; sequences still running are reported as 'cancelled'. */
+  results(): GenerationResult[] {
+    const end = this.endTime || performance.now();
+    return this.sequences.map((s) => {
+      const completion = s.tokenIds.length;
+      const decodeSeconds = (s.lastTokenTime - s.firstTokenTime) / 1000;
+      return {
+        text: s.text,
+        tokenIds: [...s.tokenIds],
+        finishReason: s.finishReason ?? 'cancelled',
+        usage: {
+          promptTokens: s.promptTokenIds.length,
+          cachedPromptTokens: this.request.reusedTokens,
+          completionTokens: completion,
+          timeToFirstTokenMs: completion > 0 ? s.firstTokenTime - this.request.startTime : 0,
+          decodeTokensPerSecond: completion > 1 && decodeSeconds > 0 ? (completion - 1) / decodeSeconds : 0,
+          totalMs: end - this.request.startTime,
+        },
+      };
+    });
+  }
+
+  /** The padded prompts from position `from` on, [batch, promptLength - from]. */
+  private promptIds(from: number): BigInt64Array {
+    const length = this.promptLength - from;
+    const ids = new BigInt64Array(this.sequences.length * length);
+    this.padding.forEach((pad, b) => {
+      const prompt = this.request.prompts[b];
+      for (let j = 0; j < length; j++) {
+        const k = from + j;
+        ids[b * length + j] = BigInt(k < pad ? this.request.padTokenId : prompt[k - pad]);
+      }
+    });
+    return ids;
+  }
+
+  /** Processes the logits of one sequence, picks its next token and applies the stop rules. */
+  private chooseToken(s: SequenceState, logits: Float32Array, contextFull: boolean): StreamChunk {
+    const { options } = this.request;
+    s.pipeline.process(logits);
+    const tokenId = s.sampler.sample(logits);
+    const now = performance.now();
+    if (s.tokenIds.length === 0) s.firstTokenTime = now;
+    s.lastTokenTime = now;
+    s.tokenIds.push(tokenId);
+    s.pipeline.accept(tokenId);
+
+    let text: string;
+    if (options.eosTokenIds.has(tokenId)) {
+      text = this.finish(s, 'eos');
+    } else {
+      const pushed = s.stopMatcher.push(s.detokenizer.push(tokenId));
+      text = pushed.text;
+      if (pushed.stopped) s.finishReason = 'stop';
+      else if (s.tokenIds.length >= options.maxNewTokens || contextFull) text += this.finish(s, 'length');
+    }
+    s.text += text;
+    return { text, tokenId, sequenceIndex: s.index };
+  }
+
+  /**
+   * Ends a sequence for `reason` and returns the text still held back; a stop string completed by
+   * that text still wins (finishReason 'stop', cut at the stop string).
+   */
+  private finish(s: SequenceState, reason: FinishReason): string {
+    const tail = s.stopMatcher.push(s.detokenizer.flush());
+    s.finishReason = tail.stopped ? 'stop' : reason;
+    return tail.stopped ? tail.text : tail.text + s.stopMatcher.flush();
+  }
+
+  /** One run of the graph: the prompt (`promptIds`) or, without them, the tokens in the step ids. */
+  private async runStep(
+    feeds: StepFeeds,
+    attention: AttentionInputs,
+    promptIds: BigInt64Array | undefined,
+    length: number,
+  ): Promise<Record<string, SessionValue>> {
+    const { session, cache, signature } = this.request;
+    const total = cache.length + length;
+    let outputs: Record<string, SessionValue>;
+    try {
+      outputs = await session.run(feeds.prepare(cache, attention, promptIds, length), {
+        residentOutputs: signature.presentNames,
+      });
+    } catch (cause) {
+      if (cause instanceof SlmkitError) throw cause;
+      throw new SlmkitError('RUNTIME_ERROR', `The model failed to run: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
+    cache.update(outputs, total);
+    return outputs;
+  }
+
+  private checkAbort(): void {
+    const signal = this.request.options.signal;
+    if (signal?.aborted) {
+      throw new SlmkitError('ABORTED', 'Generation was aborted.', { cause: signal.reason });
+    }
+  }
+}

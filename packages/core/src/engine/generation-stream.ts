@@ -1,0 +1,69 @@
+import { SlmkitError } from '../spec/errors.js';
+import type { GenerationStream, StreamChunk } from '../spec/generation.js';
+
+/** One generation as a stream runs it: its chunks, its results so far, and what to do when it ends. */
+export interface StreamedRun<R> {
+  chunks(): AsyncIterable<StreamChunk>;
+  /** The results at any point (unfinished sequences as 'cancelled'). */
+  result(): R;
+  /** Called once when the generation ends, however it ends (`failed`: it threw). */
+  close(failed: boolean): void;
+}
+
+/**
+ * A {@link GenerationStream} over a run that starts when `open` is called, in the caller's turn of
+ * the model's queue (`acquire`). Iterate it once; awaiting `result` alone consumes it; breaking
+ * out of the loop ends the run with its results so far.
+ */
+export function queuedStream<R>(
+  acquire: () => Promise<() => void>,
+  open: () => Promise<StreamedRun<R>>,
+): GenerationStream<R> {
+  let resolveResult!: (r: R) => void;
+  let rejectResult!: (e: unknown) => void;
+  const result = new Promise<R>((resolve, reject) => {
+    resolveResult = resolve;
+    rejectResult = reject;
+  });
+  // Callers who only iterate must not see an unhandled rejection from the result they never read.
+  result.catch(() => {});
+  let started = false;
+  const chunks = async function* (): AsyncGenerator<StreamChunk> {
+    const release = await acquire();
+    let run: StreamedRun<R> | undefined;
+    let failed = false;
+    try {
+      run = await open();
+      yield* run.chunks();
+    } catch (error) {
+      failed = true;
+      rejectResult(error);
+      throw error;
+    } finally {
+      // Also reached when the caller breaks out of the loop; after a rejection this resolve does nothing.
+      if (run) {
+        run.close(failed);
+        resolveResult(run.result());
+      }
+      release();
+    }
+  };
+  const iterate = () => {
+    if (started) throw new SlmkitError('INVALID_INPUT', 'A generation stream can be iterated only once.');
+    started = true;
+    return chunks();
+  };
+  return {
+    [Symbol.asyncIterator]: iterate,
+    get result() {
+      if (!started) {
+        void (async () => {
+          for await (const _ of iterate()) {
+            // Consumed for the result.
+          }
+        })().catch(() => {});
+      }
+      return result;
+    },
+  };
+}

@@ -1,0 +1,351 @@
+import { ChatSession, restoreChatSession } from '../chat/chat-session.js';
+import type { ChatTemplate } from '../model/chat-template.js';
+import type { DecoderSignature } from '../model/decoder-signature.js';
+import type { TextTokenizer } from '../model/tokenizer.js';
+import type { InferenceSession } from '../spec/backend.js';
+import type { Chat, ChatOptions } from '../spec/chat.js';
+import { SlmkitError } from '../spec/errors.js';
+import type {
+  CachedPrefix,
+  CachePrefixOptions,
+  GenerateOptions,
+  GenerationResult,
+  GenerationStream,
+  Prompt,
+} from '../spec/generation.js';
+import type { LanguageModel } from '../spec/language-model.js';
+import type { ChatMessage } from '../spec/messages.js';
+import type { ModelConfig } from '../spec/model-config.js';
+import type { Sequence } from '../spec/sequence.js';
+import type { ModelStorage } from '../spec/storage.js';
+import { CallQueue } from './call-queue.js';
+import { GenerationRun } from './generation-run.js';
+import { queuedStream, type StreamedRun } from './generation-stream.js';
+import { KvCache } from './kv-cache.js';
+import { commonPrefixLength, DEFAULT_PREFIX_CACHE_BYTES, PrefixCache } from './prefix-cache.js';
+import { encodePrompt, isMessageList, type PromptEncoder, renderMessages } from './prompts.js';
+import { resolveGenerateOptions } from './resolve-options.js';
+import { SavedPrefixes } from './saved-prefixes.js';
+import { LocalSequence, restoreSequence, type SequenceHost } from './sequence.js';
+
+/** The automatic prefix cache: on (optionally with a byte bound), or `false`. */
+export type PrefixCacheOption = boolean | { maxBytes?: number };
+
+/** The parts a {@link LocalLanguageModel} is made of; `loadModel` assembles them. */
+export interface LocalModelParts {
+  readonly session: InferenceSession;
+  readonly signature: DecoderSignature;
+  readonly config: ModelConfig;
+  readonly tokenizer: TextTokenizer;
+  readonly chatTemplate: ChatTemplate | undefined;
+  /** Where the model came from, for messages. */
+  readonly location: string;
+  readonly prefixCache?: PrefixCacheOption;
+  /** The graph's identity, for snapshots. */
+  readonly fingerprint: () => Promise<string>;
+  /** Where `cachePrefix` with `persist` saves prefixes. */
+  readonly stateStorage?: ModelStorage;
+}
+
+function prefixCacheBytes(option: PrefixCacheOption | undefined): number {
+  // Off: nothing is kept between calls, but prefixes kept on purpose (cachePrefix) are still used.
+  if (option === false) return 0;
+  const bytes =
+    typeof option === 'object' ? (option.maxBytes ?? DEFAULT_PREFIX_CACHE_BYTES) : DEFAULT_PREFIX_CACHE_BYTES;
+  if (!(Number.isInteger(bytes) && bytes >= 0)) {
+    throw new SlmkitError(
+      'INVALID_OPTION',
+      `prefixCache.maxBytes must be an integer >= 0; got ${String(bytes)}.`,
+    );
+  }
+  return bytes;
+}
+
+/**
+ * A {@link LanguageModel} that runs in this process on a backend's session. `createModel` of
+ * @slmkit/node and @slmkit/web return one. Besides the interface it has the tokenizer, synchronously.
+ */
+export class LocalLanguageModel implements LanguageModel {
+  readonly config: ModelConfig;
+  /** The model's tokenizer (tokenizer.json with tokenizer_config.json). */
+  readonly tokenizer: TextTokenizer;
+  private readonly queue = new CallQueue();
+  private disposed = false;
+  private released = false;
+  private readonly prefixes: PrefixCache;
+  private readonly saved: SavedPrefixes | undefined;
+  private readonly live = new Set<LocalSequence>();
+  private readonly host: SequenceHost;
+  private readonly encoder: PromptEncoder;
+
+  constructor(private readonly parts: LocalModelParts) {
+    this.config = parts.config;
+    this.tokenizer = parts.tokenizer;
+    this.prefixes = new PrefixCache(parts.signature, prefixCacheBytes(parts.prefixCache));
+    this.encoder = {
+      tokenizer: parts.tokenizer,
+      chatTemplate: parts.chatTemplate,
+      vocabSize: parts.config.vocabSize,
+      location: parts.location,
+    };
+    this.host = {
+      signature: parts.signature,
+      queue: this.queue,
+      fingerprint: parts.fingerprint,
+      assertUsable: () => this.assertUsable(),
+      track: (sequence, live) => (live ? this.live.add(sequence) : this.live.delete(sequence)),
+    };
+    this.saved = parts.stateStorage ? new SavedPrefixes(parts.stateStorage, this.host) : undefined;
+  }
+
+  /** @internal The automatic prefix cache, for tests and diagnostics. */
+  get prefixCache(): PrefixCache {
+    return this.prefixes;
+  }
+
+  generate(input: Prompt, options?: GenerateOptions): Promise<GenerationResult>;
+  generate(input: readonly Prompt[], options?: GenerateOptions): Promise<GenerationResult[]>;
+  async generate(
+    input: Prompt | readonly Prompt[],
+    options: GenerateOptions = {},
+  ): Promise<GenerationResult | GenerationResult[]> {
+    const stream = this.stream(input as Prompt, options);
+    for await (const _ of stream) {
+      // Drain: the result collects the text.
+    }
+    return stream.result;
+  }
+
+  stream(input: Prompt, options?: GenerateOptions): GenerationStream<GenerationResult>;
+  stream(input: readonly Prompt[], options?: GenerateOptions): GenerationStream<GenerationResult[]>;
+  stream(
+    input: Prompt | readonly Prompt[],
+    options: GenerateOptions = {},
+  ): GenerationStream<GenerationResult | GenerationResult[]> {
+    const startTime = performance.now();
+    this.assertUsable();
+    const resolved = resolveGenerateOptions(options, this.config);
+    const batched = Array.isArray(input) && !isMessageList(input);
+    const prompts = batched ? (input as readonly Prompt[]) : [input as Prompt];
+    if (prompts.length === 0) throw new SlmkitError('INVALID_INPUT', 'The batch of prompts is empty.');
+    const sequence = this.checkSequence(options.sequence, batched);
+    const tokenized = prompts.map((p) => encodePrompt(this.encoder, p, options.templateVariables));
+    this.checkContext(Math.max(...tokenized.map((p) => p.length)));
+    const { session, signature, tokenizer, config } = this.parts;
+    const open = async (): Promise<StreamedRun<GenerationResult | GenerationResult[]>> => {
+      if (this.released)
+        throw new SlmkitError('DISPOSED', 'The model was disposed before this stream started.');
+      sequence?.assertLive();
+      const { cache, reused, keep } = await this.cacheFor(tokenized, sequence);
+      const run = new GenerationRun({
+        session,
+        signature,
+        tokenizer,
+        contextLength: config.contextLength,
+        vocabSize: config.vocabSize,
+        padTokenId: config.padTokenId ?? config.eosTokenIds[0] ?? 0,
+        prompts: tokenized,
+        options: resolved,
+        startTime,
+        cache,
+        reusedTokens: reused,
+      });
+      return {
+        chunks: () => run.chunks(),
+        result: () => (batched ? run.results() : run.results()[0]),
+        close: (failed) => keep(run, failed),
+      };
+    };
+    return queuedStream(() => this.queue.acquire(), open);
+  }
+
+  async applyChatTemplate(
+    messages: readonly ChatMessage[],
+    templateVariables?: Record<string, unknown>,
+  ): Promise<string> {
+    return this.renderChat(messages, templateVariables);
+  }
+
+  /** {@link applyChatTemplate}, synchronously (an in-process model renders without waiting). */
+  renderChat(messages: readonly ChatMessage[], templateVariables?: Record<string, unknown>): string {
+    return renderMessages(this.encoder, messages, templateVariables);
+  }
+
+  async encode(text: string): Promise<number[]> {
+    return this.tokenizer.encode(text);
+  }
+
+  async decode(ids: readonly number[]): Promise<string> {
+    return this.tokenizer.decode(ids, { skipSpecialTokens: true });
+  }
+
+  async countTokens(prompt: Prompt, templateVariables?: Readonly<Record<string, unknown>>): Promise<number> {
+    return encodePrompt(this.encoder, prompt, templateVariables).length;
+  }
+
+  async cachePrefix(prompt: Prompt, options: CachePrefixOptions = {}): Promise<CachedPrefix> {
+    this.assertUsable();
+    const tokenIds = encodePrompt(this.encoder, prompt, options.templateVariables);
+    this.checkContext(tokenIds.length);
+    const saved = options.persist ? this.saved : undefined;
+    if (options.persist && !saved) {
+      throw new SlmkitError(
+        'INVALID_OPTION',
+        'persist needs a storage for saved state: this model was loaded without one (stateStorage).',
+      );
+    }
+    const startTime = performance.now();
+    return this.queue.run(async () => {
+      if (this.released) throw new SlmkitError('DISPOSED', 'The model was disposed.');
+      let source: CachedPrefix['source'] = 'memory';
+      let cache = this.prefixes.findPinned(tokenIds);
+      if (!cache) {
+        cache = await saved?.load(tokenIds);
+        source = 'storage';
+      }
+      if (!cache) {
+        source = 'computed';
+        cache = await this.prefill(tokenIds, options.signal, startTime);
+        try {
+          await saved?.save(cache, tokenIds);
+        } catch (error) {
+          cache.release();
+          throw error;
+        }
+      }
+      if (source !== 'memory') this.prefixes.pin(cache, tokenIds);
+      const pinned = cache;
+      return {
+        tokenCount: tokenIds.length,
+        source,
+        release: () => this.queue.run(async () => this.prefixes.unpin(pinned)),
+      };
+    });
+  }
+
+  createSequence(): Sequence {
+    this.assertUsable();
+    return new LocalSequence(this.host);
+  }
+
+  restoreSequence(snapshot: Uint8Array): Promise<Sequence> {
+    return restoreSequence(this.host, snapshot);
+  }
+
+  createChat(options: ChatOptions = {}): Chat {
+    this.assertUsable();
+    return new ChatSession(this, this.createSequence(), options);
+  }
+
+  restoreChat(snapshot: Uint8Array, options?: Omit<ChatOptions, 'system' | 'messages'>): Promise<Chat> {
+    return restoreChatSession(this, snapshot, options);
+  }
+
+  /** Frees the model's session, its sequences and the prefix cache once running calls finish. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.queue.drain();
+    this.released = true;
+    this.prefixes.clear();
+    for (const sequence of this.live) sequence.releaseNow();
+    this.live.clear();
+    await this.parts.session.release();
+  }
+
+  /**
+   * The cache a call runs on, how many prompt tokens it already holds, and what happens to it
+   * afterwards: a sequence keeps it (whatever happened, it holds consistent tokens), a single prompt
+   * gives it to the prefix cache, a batch frees it.
+   */
+  private async cacheFor(
+    prompts: readonly (readonly number[])[],
+    sequence: LocalSequence | undefined,
+  ): Promise<{ cache: KvCache; reused: number; keep: (run: GenerationRun, failed: boolean) => void }> {
+    if (sequence) {
+      const prompt = prompts[0];
+      const reused = Math.min(commonPrefixLength(sequence.tokenIds, prompt), prompt.length - 1);
+      // Divergence found by comparing tokens: cut the sequence back to what the prompt shares.
+      if (reused < sequence.tokenIds.length) {
+        await sequence.cache.truncate(reused);
+        sequence.setTokens(sequence.tokenIds.slice(0, reused));
+      }
+      return { cache: sequence.cache, reused, keep: (run) => sequence.setTokens(run.heldTokenIds()) };
+    }
+    if (prompts.length === 1) {
+      const prefixes = this.prefixes;
+      const { cache, reused } = await prefixes.acquire(prompts[0]);
+      const keep = (run: GenerationRun, failed: boolean) => {
+        if (failed) cache.release();
+        else prefixes.keep(cache, run.heldTokenIds());
+      };
+      return { cache, reused, keep };
+    }
+    const cache = new KvCache(this.parts.signature, prompts.length);
+    return { cache, reused: 0, keep: () => cache.release() };
+  }
+
+  /** A cache holding all of `tokenIds` (a run that stops after choosing one token it never feeds). */
+  private async prefill(
+    tokenIds: readonly number[],
+    signal: AbortSignal | undefined,
+    startTime: number,
+  ): Promise<KvCache> {
+    const { session, signature, tokenizer, config } = this.parts;
+    const cache = new KvCache(signature, 1);
+    const run = new GenerationRun({
+      session,
+      signature,
+      tokenizer,
+      contextLength: config.contextLength,
+      vocabSize: config.vocabSize,
+      padTokenId: 0,
+      prompts: [tokenIds],
+      options: resolveGenerateOptions({ maxNewTokens: 1, temperature: 0, signal }, config),
+      startTime,
+      cache,
+      reusedTokens: 0,
+    });
+    try {
+      for await (const _ of run.chunks()) {
+        // The one chosen token is not kept.
+      }
+    } catch (error) {
+      cache.release();
+      throw error;
+    }
+    return cache;
+  }
+
+  private checkContext(promptTokens: number): void {
+    if (promptTokens >= this.config.contextLength) {
+      throw new SlmkitError(
+        'CONTEXT_OVERFLOW',
+        `The prompt has ${promptTokens} tokens but the model's context window is ${this.config.contextLength}: shorten the prompt (at least one position must be left for the answer).`,
+      );
+    }
+  }
+
+  private checkSequence(sequence: Sequence | undefined, batched: boolean): LocalSequence | undefined {
+    if (sequence === undefined) return undefined;
+    if (!(sequence instanceof LocalSequence) || !sequence.belongsTo(this.host)) {
+      throw new SlmkitError(
+        'INVALID_OPTION',
+        'options.sequence must be a sequence of this model (from model.createSequence() or model.restoreSequence()).',
+      );
+    }
+    if (batched) {
+      throw new SlmkitError(
+        'INVALID_OPTION',
+        'options.sequence works with a single prompt, not with a batch.',
+      );
+    }
+    sequence.assertLive();
+    return sequence;
+  }
+
+  private assertUsable(): void {
+    if (this.disposed)
+      throw new SlmkitError('DISPOSED', 'This model was disposed; create a new one with createModel().');
+  }
+}

@@ -1,0 +1,74 @@
+import type { ChatTemplate } from '../model/chat-template.js';
+import type { TextTokenizer } from '../model/tokenizer.js';
+import { SlmkitError } from '../spec/errors.js';
+import type { Prompt, TokenizedPrompt } from '../spec/generation.js';
+import type { ChatMessage } from '../spec/messages.js';
+
+/** True for a non-empty list of `{ role, … }` messages (as opposed to a batch of prompts). */
+export function isMessageList(input: unknown): input is readonly ChatMessage[] {
+  return (
+    Array.isArray(input) &&
+    input.length > 0 &&
+    input.every((m) => typeof m === 'object' && m !== null && 'role' in m && !('inputIds' in m))
+  );
+}
+
+function isTokenized(input: unknown): input is TokenizedPrompt {
+  return typeof input === 'object' && input !== null && !Array.isArray(input) && 'inputIds' in input;
+}
+
+/** What turning prompts into token ids needs. */
+export interface PromptEncoder {
+  readonly tokenizer: TextTokenizer;
+  readonly chatTemplate: ChatTemplate | undefined;
+  readonly vocabSize: number;
+  /** Where the model came from, for messages. */
+  readonly location: string;
+}
+
+/** Renders chat messages with the model's template, or explains that it has none. */
+export function renderMessages(
+  encoder: PromptEncoder,
+  messages: readonly ChatMessage[],
+  templateVariables: Readonly<Record<string, unknown>> | undefined,
+): string {
+  if (!encoder.chatTemplate) {
+    throw new SlmkitError(
+      'INVALID_INPUT',
+      `The model at ${encoder.location} has no chat template (no chat_template in tokenizer_config.json and no chat_template.jinja): pass a plain string or token ids instead of messages.`,
+    );
+  }
+  return encoder.chatTemplate.render(messages, templateVariables as Record<string, unknown> | undefined);
+}
+
+/** Token ids of one prompt: a string is encoded, messages are rendered then encoded, token ids are checked. */
+export function encodePrompt(
+  encoder: PromptEncoder,
+  prompt: Prompt,
+  templateVariables: Readonly<Record<string, unknown>> | undefined,
+): number[] {
+  const { tokenizer, vocabSize } = encoder;
+  if (typeof prompt === 'string') return tokenizer.encode(prompt);
+  if (isMessageList(prompt)) {
+    return tokenizer.encode(renderMessages(encoder, prompt, templateVariables), { addSpecialTokens: false });
+  }
+  if (isTokenized(prompt)) {
+    const ids = prompt.inputIds;
+    if (!Array.isArray(ids) || ids.length === 0) {
+      throw new SlmkitError('INVALID_INPUT', 'inputIds must be a non-empty array of token ids.');
+    }
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
+        throw new SlmkitError(
+          'INVALID_INPUT',
+          `inputIds holds ${id}, which is not a token id in [0, ${vocabSize}).`,
+        );
+      }
+    }
+    return [...ids];
+  }
+  throw new SlmkitError(
+    'INVALID_INPUT',
+    'A prompt must be a string, an array of { role, content } messages, or { inputIds: number[] }.',
+  );
+}

@@ -1,0 +1,69 @@
+import { SlmkitError } from '../spec/errors.js';
+import type { LogitsContext, LogitsProcessor, LogitsStage } from '../spec/logits.js';
+import { logitBias, presenceFrequencyPenalty, repetitionPenalty } from './penalties.js';
+
+/** What the pipeline of one sequence is built from (the checked options of a call). */
+export interface PipelineOptions {
+  /**
+   * The token mask of a constraint (a JSON schema, a grammar): first, so every later stage and the
+   * sampler see only allowed tokens.
+   */
+  readonly tokenMask?: LogitsStage;
+  readonly repetitionPenalty: number;
+  readonly presencePenalty: number;
+  readonly frequencyPenalty: number;
+  readonly logitBias: Readonly<Record<number, number>> | undefined;
+  readonly logitsProcessors: readonly LogitsProcessor[];
+}
+
+const asStage = (p: LogitsProcessor): LogitsStage => (typeof p === 'function' ? { process: p } : p);
+
+/**
+ * The logits stages of one sequence, in their documented order: the token mask (constraints), the
+ * repetition penalty, the presence/frequency penalties, the logit bias, then the caller's
+ * processors. The sampler runs after `process`; the chosen token goes to `accept` of every stage.
+ */
+export class LogitsPipeline {
+  private readonly stages: LogitsStage[] = [];
+
+  constructor(
+    options: PipelineOptions,
+    readonly context: LogitsContext,
+    vocabSize: number,
+  ) {
+    if (options.tokenMask) this.stages.push(options.tokenMask);
+    if (options.repetitionPenalty !== 1) {
+      this.stages.push(repetitionPenalty(options.repetitionPenalty, context.promptTokenIds, vocabSize));
+    }
+    if (options.presencePenalty !== 0 || options.frequencyPenalty !== 0) {
+      this.stages.push(
+        presenceFrequencyPenalty(options.presencePenalty, options.frequencyPenalty, vocabSize),
+      );
+    }
+    if (options.logitBias) this.stages.push(logitBias(options.logitBias));
+    this.stages.push(...options.logitsProcessors.map(asStage));
+    for (const stage of this.stages) stage.reset?.(context);
+  }
+
+  /** Runs every stage over the next-token logits, in place. */
+  process(logits: Float32Array): void {
+    for (const stage of this.stages) stage.process(logits, this.context);
+  }
+
+  /** Tells every stage which token was chosen. */
+  accept(tokenId: number): void {
+    for (const stage of this.stages) stage.accept?.(tokenId, this.context);
+  }
+
+  /** Takes back the last `count` accepted tokens in every stage. */
+  rollback(count: number): void {
+    const missing = this.stages.findIndex((stage) => stage.accept && !stage.rollback);
+    if (missing !== -1) {
+      throw new SlmkitError(
+        'INVALID_OPTION',
+        `Logits stage ${missing} keeps state (it has accept) but has no rollback, so tokens cannot be taken back; give it a rollback(count) method.`,
+      );
+    }
+    for (const stage of this.stages) stage.rollback?.(count, this.context);
+  }
+}

@@ -1,0 +1,128 @@
+import type { LogitsProcessor } from './logits.js';
+import type { ChatMessage } from './messages.js';
+import type { Sequence } from './sequence.js';
+
+/** Token ids given directly: no chat template and no encoding is applied. */
+export interface TokenizedPrompt {
+  inputIds: readonly number[];
+}
+
+/** What a model can be asked to continue: plain text, chat messages, or token ids. */
+export type Prompt = string | readonly ChatMessage[] | TokenizedPrompt;
+
+/** Options of one generate() or stream() call. Defaults come from the model's generation_config.json. */
+export interface GenerateOptions {
+  /** Most tokens to generate (default: generation_config's max_new_tokens, else 256). */
+  maxNewTokens?: number;
+  /** Sample (true) or pick the most likely token (false). Default: true when `temperature` > 0 is given, else generation_config's do_sample, else false. */
+  doSample?: boolean;
+  /** Softmax temperature; 0 means greedy. Default: generation_config's, else 1. */
+  temperature?: number;
+  /** Sample only among the k most likely tokens; 0 turns it off. Default: generation_config's top_k, else 50 (as in Hugging Face). */
+  topK?: number;
+  /** Nucleus sampling: the smallest set of tokens whose probability reaches topP, in (0, 1]. Default 1 (off). */
+  topP?: number;
+  /** Drop tokens less likely than minP × the top token's probability, in [0, 1]. Default 0 (off). */
+  minP?: number;
+  /** Hugging Face repetition penalty over prompt and output (> 0; 1 = off). */
+  repetitionPenalty?: number;
+  /** OpenAI presence penalty: subtracted once from every token already generated. */
+  presencePenalty?: number;
+  /** OpenAI frequency penalty: subtracted per occurrence of a token already generated. */
+  frequencyPenalty?: number;
+  /** Added to the logits of the given token ids (use -Infinity to ban a token). */
+  logitBias?: Readonly<Record<number, number>>;
+  /**
+   * Your own stages of the logits pipeline, run in order after the built-in penalties and bias and
+   * before the sampler (docs/architecture.md has the whole order).
+   */
+  logitsProcessors?: readonly LogitsProcessor[];
+  /** Seed of the sampler: the same seed, prompt and options give the same tokens. */
+  seed?: number;
+  /** Stop when the output contains one of these strings; the stop string is not part of the output. */
+  stop?: string | readonly string[];
+  /** Token ids that end generation (default: the model's eos_token_id list). */
+  eosTokenIds?: readonly number[];
+  /** Aborts the call: the promise rejects (or the stream throws) with SlmkitError code 'ABORTED'. */
+  signal?: AbortSignal;
+  /** Extra variables for the chat template (e.g. `{ enable_thinking: false }` for Qwen3). */
+  templateVariables?: Readonly<Record<string, unknown>>;
+  /**
+   * Run on this sequence's KV cache (single prompts only). The prompt is the whole text: the
+   * longest token prefix it shares with `sequence.tokenIds` is reused, the sequence is cut back
+   * where they differ, and only the rest is prefilled. Afterwards the sequence holds the prompt and
+   * the new tokens. Without it, the model's automatic prefix cache is used.
+   */
+  sequence?: Sequence;
+}
+
+/**
+ * Why a sequence stopped: an end-of-sequence token, a stop string, the token limit or context
+ * window, or the caller stopped reading the stream.
+ */
+export type FinishReason = 'eos' | 'stop' | 'length' | 'cancelled';
+
+/** Token counts and timings of one sequence. */
+export interface GenerationUsage {
+  promptTokens: number;
+  /** Prompt tokens whose keys and values were reused (a sequence, the prefix cache) instead of being run again. */
+  cachedPromptTokens: number;
+  completionTokens: number;
+  /** From the call until the first new token was chosen (includes waiting for earlier calls and the prefill). */
+  timeToFirstTokenMs: number;
+  /** New tokens after the first one, per second of decoding (0 when fewer than two tokens). */
+  decodeTokensPerSecond: number;
+  /** Whole call, in milliseconds. */
+  totalMs: number;
+}
+
+/** The outcome of one prompt. */
+export interface GenerationResult {
+  /** The new text (special tokens and any stop string left out). */
+  text: string;
+  /** The new token ids, including a final end-of-sequence token when that ended the sequence. */
+  tokenIds: number[];
+  finishReason: FinishReason;
+  usage: GenerationUsage;
+}
+
+/** One step of a stream: the token chosen and the text it made safe to show ('' while text is held back). */
+export interface StreamChunk {
+  text: string;
+  tokenId: number;
+  /** Which prompt of a batch this token belongs to (0 for a single prompt). */
+  sequenceIndex: number;
+}
+
+/**
+ * Chunks as they are generated, plus the final result. Breaking out of the `for await` loop stops
+ * generation and frees its resources; `result` then resolves with finishReason 'cancelled'.
+ * Awaiting `result` without iterating consumes the stream.
+ */
+export interface GenerationStream<R> extends AsyncIterable<StreamChunk> {
+  readonly result: Promise<R>;
+}
+
+/** Options of `model.cachePrefix()`. */
+export interface CachePrefixOptions {
+  /**
+   * Also save the prefilled prefix to the model's storage under the model's fingerprint, so later
+   * processes (or page loads) that call `cachePrefix` with the same prompt load it instead of
+   * computing it (default false).
+   */
+  persist?: boolean;
+  /** Extra variables for the chat template, when the prompt is messages. */
+  templateVariables?: Readonly<Record<string, unknown>>;
+  /** Aborts the prefill (SlmkitError 'ABORTED'); nothing is kept or saved. */
+  signal?: AbortSignal;
+}
+
+/** A prefix the model keeps ready (see `model.cachePrefix()`). */
+export interface CachedPrefix {
+  /** Tokens of the prefix. */
+  readonly tokenCount: number;
+  /** Where its keys and values came from: prefilled now, loaded from storage, or already in memory. */
+  readonly source: 'computed' | 'storage' | 'memory';
+  /** Stops keeping it in memory (a saved copy stays in storage). */
+  release(): Promise<void>;
+}
