@@ -20,7 +20,7 @@ console.log('greedy:', JSON.stringify(greedy.text), greedy.finishReason, greedy.
 
 // 2. Chat messages through the model's own template; seeded sampling is reproducible.
 const messages = [{ role: 'user', content: 'Name three colours.' }];
-console.log('prompt as the model sees it:', JSON.stringify(model.applyChatTemplate(messages)));
+console.log('prompt as the model sees it:', JSON.stringify(await model.applyChatTemplate(messages)));
 const sampling = { maxNewTokens: 16, temperature: 0.8, topK: 50, topP: 0.9, minP: 0.05, seed: 7 };
 const a = await model.generate(messages, sampling);
 const b = await model.generate(messages, sampling);

@@ -6,9 +6,10 @@
 // The first argument is a hub repository id or an http(s) base URL; the second a dtype (default
 // q4). The cache is SLMKIT_CACHE_DIR (default ~/.cache/slmkit); HF_ENDPOINT and HF_TOKEN are used
 // for hub repositories, and files already in the Hugging Face cache are reused.
-import { isModelDtype, onnxFileForDtype } from '../packages/core/src/sources/dtype.js';
-import { type LoadProgress, nodeSourceDefaults, SlmkitError } from '@slmkit/node';
+
 import { openRemoteSource } from '@slmkit/core/backend';
+import { type LoadProgress, nodeSourceDefaults, SlmkitError } from '@slmkit/node';
+import { isModelDtype, onnxFileForDtype } from '../packages/core/src/sources/dtype.js';
 
 const [source, dtype = 'q4'] = process.argv.slice(2);
 if (!source || !isModelDtype(dtype)) {

@@ -1,6 +1,7 @@
 // The Worker host in Chromium: a model loaded in a dedicated worker through createWorkerModel gives
 // the node backend's tokens, streams chunk by chunk across the boundary, forwards progress, abort
 // and early exit, rebuilds SlmkitErrors with their codes, and keeps the page's main thread free.
+// Chats, sequences, snapshots and prefix caching in the worker: worker-chat.test.ts.
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -15,6 +16,25 @@ import {
 
 type PageGlobals = { slmkit: SlmkitGlobal; model: import('@slmkit/web').WorkerLanguageModel };
 
+const CHAT = [{ role: 'user', content: 'Hi!' }];
+
+/** encode, decode and countTokens of the in-process node model, for the same inputs as the worker's. */
+async function nodeTokenizer(modelDir: string) {
+  const { createModel } = await import('@slmkit/node');
+  const model = await createModel(modelDir);
+  try {
+    const ids = await model.encode('Hello world');
+    return {
+      ids,
+      decoded: await model.decode(ids),
+      countText: await model.countTokens('Hello world'),
+      countChat: await model.countTokens(CHAT),
+    };
+  } finally {
+    await model.dispose();
+  }
+}
+
 describe.skipIf(!hasChromium)('createWorkerModel in Chromium', () => {
   const suite = useBrowserSuite({
     servers: ['isolated'],
@@ -22,6 +42,7 @@ describe.skipIf(!hasChromium)('createWorkerModel in Chromium', () => {
       prompts: await nodeReference(modelDir),
       // A long run without EOS, for streaming, abort and break.
       long: (await nodeReference(modelDir, [PROMPTS[0]], { maxNewTokens: 96, eosTokenIds: [] }))[0],
+      tokenizer: await nodeTokenizer(modelDir),
     }),
   });
   let page: Page;
@@ -180,11 +201,20 @@ describe.skipIf(!hasChromium)('createWorkerModel in Chromium', () => {
     expect(run.invalid).toEqual({ code: 'INVALID_OPTION' });
   });
 
-  it('applyChatTemplate crosses the boundary; dispose makes later calls fail with DISPOSED', async () => {
-    const run = await page.evaluate(async () => {
+  it('applyChatTemplate, encode, decode and countTokens cross the boundary; dispose makes later calls fail with DISPOSED', async () => {
+    const run = await page.evaluate(async (chat) => {
       const g = globalThis as unknown as PageGlobals;
-      const text = await g.model.applyChatTemplate([{ role: 'user', content: 'Hi!' }]);
+      const text = await g.model.applyChatTemplate(chat);
       const ids = await g.model.encode('Hello world');
+      const decoded = await g.model.decode(ids);
+      const countText = await g.model.countTokens('Hello world');
+      const countChat = await g.model.countTokens(chat);
+      let logitsProcessors: string | undefined;
+      try {
+        g.model.stream('Hi', { logitsProcessors: [() => {}] });
+      } catch (e) {
+        logitsProcessors = (e as { code?: string }).code;
+      }
       await g.model.dispose();
       let code: string | undefined;
       try {
@@ -192,10 +222,21 @@ describe.skipIf(!hasChromium)('createWorkerModel in Chromium', () => {
       } catch (e) {
         code = (e as { code?: string }).code;
       }
-      return { text, ids, code };
-    });
+      const later = await g.model.countTokens('Hi').catch((e) => (e as { code?: string }).code);
+      return { text, ids, decoded, countText, countChat, logitsProcessors, code, later };
+    }, CHAT);
     expect(run.text).toContain('Hi!');
     expect(run.ids[0]).toBe(1);
+    // As the in-process model: decode leaves the special tokens (BOS here) out.
+    expect({
+      ids: run.ids,
+      decoded: run.decoded,
+      countText: run.countText,
+      countChat: run.countChat,
+    }).toEqual(suite.reference.tokenizer);
+    expect(run.decoded).toBe('Hello world');
+    expect(run.logitsProcessors).toBe('INVALID_OPTION');
     expect(run.code).toBe('DISPOSED');
+    expect(run.later).toBe('DISPOSED');
   });
 });

@@ -15,5 +15,9 @@ export {
   type WorkerLike,
   type WorkerModelOptions,
 } from './worker/client.js';
-export type { WorkerGenerateOptions, WorkerLoadOptions } from './worker/protocol.js';
+export type {
+  WorkerCachePrefixOptions,
+  WorkerGenerateOptions,
+  WorkerLoadOptions,
+} from './worker/protocol.js';
 export { serveModelWorker, type WorkerScope } from './worker/serve.js';

@@ -233,8 +233,13 @@ export class LocalLanguageModel implements LanguageModel {
   }
 
   createChat(options: ChatOptions = {}): Chat {
-    this.assertUsable();
-    return new ChatSession(this, this.createSequence(), options);
+    const sequence = this.createSequence();
+    try {
+      return new ChatSession(this, sequence, options);
+    } catch (error) {
+      void sequence.dispose();
+      throw error;
+    }
   }
 
   restoreChat(snapshot: Uint8Array, options?: Omit<ChatOptions, 'system' | 'messages'>): Promise<Chat> {

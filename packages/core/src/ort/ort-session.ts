@@ -67,6 +67,7 @@ export function wrapOrtSession(session: OrtSession, Tensor: OrtTensorConstructor
       dims: tensor.dims,
       async read() {
         if (!live.has(wrapper)) throw disposedError('This resident tensor');
+        // Already in this thread's memory (in-process, or wasm): the tensor's own array, not a copy.
         if (tensor.location === 'cpu' || tensor.location === 'cpu-pinned') return tensor.data as TensorData;
         // onnxruntime-common refuses a second download while one is in flight: share it.
         reading ??= (tensor.getData() as Promise<TensorData>).finally(() => {

@@ -82,7 +82,7 @@ export interface LanguageModel {
   createSequence(): Sequence;
 
   /**
-   * A sequence from `sequence.save()` bytes. Throws SlmkitError 'INVALID_INPUT' naming the mismatch
+   * A sequence from `sequence.save()` bytes. Throws SlmkitError 'INVALID_SNAPSHOT' naming the mismatch
    * when the snapshot is of another model, another snapshot version, truncated or corrupt.
    */
   restoreSequence(snapshot: Uint8Array): Promise<Sequence>;

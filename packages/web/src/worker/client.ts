@@ -1,15 +1,23 @@
 import {
+  type CachedPrefix,
+  type CachePrefixOptions,
+  type Chat,
   type ChatMessage,
+  type ChatOptions,
+  ChatSession,
   type GenerateOptions,
   type GenerationResult,
   type GenerationStream,
+  type LanguageModel,
   type LoadProgress,
   type ModelConfig,
   type Prompt,
-  resolveGenerateOptions,
+  restoreChatSession,
+  type Sequence,
   SlmkitError,
   type StreamChunk,
 } from '@slmkit/core';
+import { isMessageList, resolveGenerateOptions } from '@slmkit/core/backend';
 import type { WebRuntimeInfo } from '../backend.js';
 import { resolveRelativeUrl } from '../create-model.js';
 import type { PickedFiles } from '../local-files.js';
@@ -18,9 +26,11 @@ import {
   isProtocolMessage,
   type LoadedInfo,
   PROTOCOL,
+  type PrefixInfo,
   type Reply,
   type Request,
   reviveError,
+  type SequenceState,
   type WorkerLoadOptions,
 } from './protocol.js';
 
@@ -36,22 +46,43 @@ export interface WorkerModelOptions extends WorkerLoadOptions {
 
 /** The part of `Worker` slmkit uses (a `MessagePort` works too). */
 export interface WorkerLike {
-  postMessage(message: unknown): void;
+  /** Posts a request; `transfer` moves buffers (snapshot bytes the page made) instead of copying them. */
+  postMessage(message: unknown, transfer?: Transferable[]): void;
   addEventListener(type: string, listener: (event: Event) => void): void;
 }
 
 type Handler = (reply: Reply) => void;
+
+/** Options of one {@link Connection.call}. */
+interface CallOptions {
+  /** Aborts the request: the worker is told, and the promise rejects with ABORTED. */
+  signal?: AbortSignal;
+  /** Sees progress, warnings and chunks. */
+  onEvent?: Handler;
+  /** Buffers moved to the worker with the request. */
+  transfer?: Transferable[];
+  /**
+   * After an abort, settle with the worker's reply instead of at once: the request is over only when
+   * the worker says so (it reports the sequence's token ids, or keeps or frees what it made).
+   */
+  settleInWorker?: boolean;
+}
 
 /** Request/reply plumbing over one worker. */
 class Connection {
   private nextId = 1;
   private readonly handlers = new Map<number, Handler>();
   private failure: Error | undefined;
+  /** Sees the sequence states of every final reply, before its request settles. */
+  onSequences: ((states: readonly SequenceState[]) => void) | undefined;
 
   constructor(private readonly worker: WorkerLike) {
     worker.addEventListener('message', (event) => {
       const reply = (event as MessageEvent).data;
-      if (isProtocolMessage<Reply>(reply)) this.handlers.get(reply.id)?.(reply);
+      if (!isProtocolMessage<Reply>(reply)) return;
+      if ((reply.kind === 'done' || reply.kind === 'error') && reply.sequences)
+        this.onSequences?.(reply.sequences);
+      this.handlers.get(reply.id)?.(reply);
     });
     const fail = (event: Event) => {
       const detail = (event as ErrorEvent).message;
@@ -72,27 +103,30 @@ class Connection {
     worker.addEventListener('messageerror', fail);
   }
 
-  send(message: DistributiveOmit<Request, 'protocol'>): void {
-    this.worker.postMessage({ protocol: PROTOCOL, ...message });
+  send(message: DistributiveOmit<Request, 'protocol'>, transfer: Transferable[] = []): void {
+    this.worker.postMessage({ protocol: PROTOCOL, ...message }, transfer);
   }
 
-  /** Sends a request; `onEvent` sees progress, warnings and chunks; the promise settles with done/error. */
+  /** Sends a request; the promise settles with the worker's done/error reply. */
   call<T>(
     message: DistributiveOmit<Request, 'protocol' | 'id'>,
-    options: { signal?: AbortSignal; onEvent?: Handler } = {},
+    options: CallOptions = {},
   ): { id: number; promise: Promise<T> } {
     const id = this.nextId++;
-    const { signal, onEvent } = options;
+    const { signal, onEvent, transfer, settleInWorker } = options;
     const promise = new Promise<T>((resolve, reject) => {
       if (this.failure) return reject(this.failure);
       if (signal?.aborted) return reject(abortError(signal));
+      let aborted = false;
       const finish = () => {
         this.handlers.delete(id);
         signal?.removeEventListener('abort', onAbort);
       };
       const onAbort = () => {
-        finish();
         this.send({ id, kind: 'abort' });
+        aborted = true;
+        if (settleInWorker) return;
+        finish();
         reject(abortError(signal!));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -102,12 +136,13 @@ class Connection {
           resolve(reply.value as T);
         } else if (reply.kind === 'error') {
           finish();
-          reject(reviveError(reply.error));
+          // The page's own abort reason, as when it rejects at once.
+          reject(aborted && reply.error.code === 'ABORTED' ? abortError(signal!) : reviveError(reply.error));
         } else {
           onEvent?.(reply);
         }
       });
-      this.send({ ...message, id } as DistributiveOmit<Request, 'protocol'>);
+      this.send({ ...message, id } as DistributiveOmit<Request, 'protocol'>, transfer);
     });
     return { id, promise };
   }
@@ -119,15 +154,124 @@ function abortError(signal: AbortSignal): SlmkitError {
   return new SlmkitError('ABORTED', 'The operation was aborted.', { cause: reason });
 }
 
+/** What a {@link WorkerSequence} needs from its model. */
+interface SequenceHost {
+  readonly connection: Connection;
+  /** The model's live proxies by id; replies update their token ids through it. */
+  readonly live: Map<number, WorkerSequence>;
+  /** A fresh sequence id. */
+  nextId(): number;
+  /** Throws DISPOSED when the model was disposed. */
+  assertUsable(): void;
+}
+
 /**
- * A model running inside a dedicated Worker, driven from the page with the same calls as a
- * {@link LanguageModel}: `generate`, `stream` (chunks cross the boundary as they are generated;
- * `signal` is forwarded; breaking out of the loop stops the worker), `applyChatTemplate` and `dispose`.
- * Calls that are synchronous on a `LanguageModel` return promises here. Errors arrive as
- * {@link SlmkitError} with their original code.
+ * The page's handle on a {@link Sequence} that lives in the worker (its KV cache is on the worker's
+ * backend), named by an id. `tokenIds` is what the worker reported with the last reply that
+ * changed it: a stream on the sequence (also a cancelled or failed one), `truncate`, a restore.
  */
-export class WorkerLanguageModel {
+class WorkerSequence implements Sequence {
+  private tokens: readonly number[] = [];
+  private isDisposed = false;
+
+  constructor(
+    private readonly host: SequenceHost,
+    readonly id: number,
+  ) {
+    host.live.set(id, this);
+  }
+
+  get tokenIds(): readonly number[] {
+    return this.tokens;
+  }
+
+  get disposed(): boolean {
+    return this.isDisposed;
+  }
+
+  /** Whether this sequence belongs to `host`'s model. */
+  belongsTo(host: SequenceHost): boolean {
+    return this.host === host;
+  }
+
+  /** The tokens the worker's sequence now holds. */
+  update(tokenIds: readonly number[]): void {
+    this.tokens = Object.freeze([...tokenIds]);
+  }
+
+  async truncate(length: number): Promise<void> {
+    this.assertLive();
+    await this.host.connection.call<void>({ kind: 'truncate', sequence: this.id, length }).promise;
+  }
+
+  async fork(): Promise<Sequence> {
+    this.assertLive();
+    // Registered first: the fork's reply reports the copy's token ids.
+    const copy = new WorkerSequence(this.host, this.host.nextId());
+    try {
+      await this.host.connection.call<void>({ kind: 'fork', sequence: this.id, target: copy.id }).promise;
+    } catch (error) {
+      copy.forget();
+      throw error;
+    }
+    return copy;
+  }
+
+  /** The snapshot bytes, moved (not copied) from the worker. */
+  async save(): Promise<Uint8Array> {
+    this.assertLive();
+    return this.host.connection.call<Uint8Array>({ kind: 'save', sequence: this.id }).promise;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.isDisposed) return;
+    this.forget();
+    // After any generation still running on it (the worker's sequence waits for it).
+    await this.host.connection.call<void>({ kind: 'disposeSequence', sequence: this.id }).promise;
+  }
+
+  /** Marks the proxy disposed without telling the worker (its sequence is gone or never was). */
+  forget(): void {
+    this.isDisposed = true;
+    this.host.live.delete(this.id);
+  }
+
+  /** Throws DISPOSED when the sequence or its model was disposed. */
+  assertLive(): void {
+    this.host.assertUsable();
+    if (this.isDisposed) {
+      throw new SlmkitError(
+        'DISPOSED',
+        'This sequence was disposed; create a new one with model.createSequence().',
+      );
+    }
+  }
+}
+
+/**
+ * A {@link LanguageModel} running inside a dedicated Worker, driven from the page: the whole
+ * interface, with the behaviour of the in-process model. The worker's backend does the work, so the
+ * page's main thread stays free.
+ *
+ * - `generate` / `stream`: chunks cross the boundary as they are generated; `signal` is forwarded;
+ *   breaking out of the loop stops the worker and `result` resolves with finishReason 'cancelled'.
+ *   Invalid options throw at once, before anything is posted. `logitsProcessors` are refused with
+ *   SlmkitError 'INVALID_OPTION' (functions cannot be sent to a worker).
+ * - Sequences live in the worker, with their KV cache; the page holds a proxy whose `tokenIds` is
+ *   updated by every call that changes it (a stream with `{ sequence }` once it ends, however it
+ *   ends; `truncate`; restore). `save()` moves the snapshot bytes to the page.
+ * - `createChat` / `restoreChat` are core's {@link ChatSession} over this model: the conversation is
+ *   kept on the page, its sequence in the worker.
+ * - `cachePrefix` prefills in the worker; with `persist`, the prefix is saved in the worker's storage
+ *   (the Cache API or OPFS of the origin) and a later page load finds it there.
+ *
+ * Errors arrive as {@link SlmkitError} with their original code.
+ */
+export class WorkerLanguageModel implements LanguageModel {
   private disposed = false;
+  private nextSequenceId = 1;
+  private readonly live = new Map<number, WorkerSequence>();
+  private readonly host: SequenceHost;
 
   /** @internal Use {@link createWorkerModel}. */
   constructor(
@@ -136,7 +280,17 @@ export class WorkerLanguageModel {
     readonly config: ModelConfig,
     /** Execution provider and threads the worker's runtime uses. */
     readonly runtime: WebRuntimeInfo,
-  ) {}
+  ) {
+    this.host = {
+      connection,
+      live: this.live,
+      nextId: () => this.nextSequenceId++,
+      assertUsable: () => this.assertUsable(),
+    };
+    connection.onSequences = (states) => {
+      for (const state of states) this.live.get(state.id)?.update(state.tokenIds);
+    };
+  }
 
   /** Generates a continuation (see `LanguageModel.generate`), in the worker. */
   generate(input: Prompt, options?: GenerateOptions): Promise<GenerationResult>;
@@ -151,6 +305,8 @@ export class WorkerLanguageModel {
   /**
    * Streams the continuation token by token from the worker (see `LanguageModel.stream`). Breaking out
    * of the loop stops generation in the worker; `result` then resolves with finishReason 'cancelled'.
+   * With `options.sequence`, the loop ends (and `result` settles) once the worker has reported the
+   * sequence's token ids, also after a break, an abort or an error.
    */
   stream(input: Prompt, options?: GenerateOptions): GenerationStream<GenerationResult>;
   stream(input: readonly Prompt[], options?: GenerateOptions): GenerationStream<GenerationResult[]>;
@@ -161,13 +317,17 @@ export class WorkerLanguageModel {
     this.assertUsable();
     // Invalid options throw here, before anything is posted, as LanguageModel.stream does.
     resolveGenerateOptions(options, this.config);
-    const { signal, logitsProcessors, ...posted } = options;
+    const { signal, logitsProcessors, sequence: given, ...posted } = options;
     if (logitsProcessors && logitsProcessors.length > 0) {
       throw new SlmkitError(
         'INVALID_OPTION',
         'logitsProcessors are functions and cannot be sent to a worker: run the model on the page (createModel) to use them.',
       );
     }
+    const batched = Array.isArray(input) && !isMessageList(input);
+    if (batched && (input as readonly Prompt[]).length === 0)
+      throw new SlmkitError('INVALID_INPUT', 'The batch of prompts is empty.');
+    const sequence = this.checkSequence(given, batched);
     const connection = this.connection;
     const chunks: StreamChunk[] = [];
     let read = 0;
@@ -177,10 +337,13 @@ export class WorkerLanguageModel {
     let wake: (() => void) | undefined;
     let request: { id: number; promise: Promise<GenerationResult | GenerationResult[]> } | undefined;
     const start = () => {
-      request ??= connection.call<GenerationResult | GenerationResult[]>(
-        { kind: 'stream', input, options: posted },
+      if (request) return request;
+      request = connection.call<GenerationResult | GenerationResult[]>(
+        { kind: 'stream', input, options: posted, sequence: sequence?.id },
         {
           signal,
+          // A sequence's call is over when the worker reports its tokens, also after an abort.
+          settleInWorker: sequence !== undefined,
           onEvent: (reply) => {
             if (reply.kind !== 'chunk' || !iterating) return;
             chunks.push(reply.chunk);
@@ -202,7 +365,7 @@ export class WorkerLanguageModel {
       return request;
     };
     async function* iterate(): AsyncGenerator<StreamChunk> {
-      const { id } = start();
+      const { id, promise } = start();
       try {
         for (;;) {
           if (read < chunks.length) {
@@ -222,7 +385,11 @@ export class WorkerLanguageModel {
         }
       } finally {
         // Left the loop early: the worker stops and reports what it generated as 'cancelled'.
-        if (!settled) connection.send({ id, kind: 'cancel' });
+        if (!settled) {
+          connection.send({ id, kind: 'cancel' });
+          // The sequence's token ids are current when the loop has been left.
+          if (sequence) await promise.catch(() => {});
+        }
       }
     }
     return {
@@ -250,26 +417,134 @@ export class WorkerLanguageModel {
     return this.connection.call<string>({ kind: 'applyChatTemplate', messages, templateVariables }).promise;
   }
 
-  /** Token ids of `text` (with the tokenizer's special tokens, as `generate` encodes a string). */
+  /** Token ids of `text` (with the tokenizer's special tokens, as `generate` encodes a string), in the worker. */
   async encode(text: string): Promise<number[]> {
     this.assertUsable();
     return this.connection.call<number[]>({ kind: 'encode', text }).promise;
   }
 
-  /** Text of token ids. */
+  /** Text of token ids, special tokens left out, in the worker. */
   async decode(ids: readonly number[]): Promise<string> {
     this.assertUsable();
     return this.connection.call<string>({ kind: 'decode', ids: [...ids] }).promise;
   }
 
+  /** How many tokens `prompt` is as `generate` would feed it, counted in the worker. */
+  async countTokens(prompt: Prompt, templateVariables?: Readonly<Record<string, unknown>>): Promise<number> {
+    this.assertUsable();
+    return this.connection.call<number>({ kind: 'countTokens', prompt, templateVariables }).promise;
+  }
+
   /**
-   * Frees the model in the worker once running calls finish; later calls throw `DISPOSED`. The
-   * worker itself stays yours: `worker.terminate()` returns its memory to the system.
+   * Prefills `prompt` in the worker and keeps it there (see `LanguageModel.cachePrefix`). With
+   * `persist`, it is saved in the worker's storage (the Cache API or OPFS of the page's origin), so a
+   * worker of a later page load gets it with `source: 'storage'`. `release()` releases it in the worker.
+   */
+  async cachePrefix(prompt: Prompt, options: CachePrefixOptions = {}): Promise<CachedPrefix> {
+    this.assertUsable();
+    const { signal, ...posted } = options;
+    const connection = this.connection;
+    // Settled by the worker after an abort: a prefix it finished anyway is returned, not leaked.
+    const { id, promise } = connection.call<PrefixInfo>(
+      { kind: 'cachePrefix', prompt, options: posted },
+      { signal, settleInWorker: true },
+    );
+    const { tokenCount, source } = await promise;
+    let released = false;
+    return {
+      tokenCount,
+      source,
+      async release() {
+        if (released) return;
+        released = true;
+        await connection.call<void>({ kind: 'releasePrefix', prefix: id }).promise;
+      },
+    };
+  }
+
+  /** A new, empty sequence in the worker; the page holds its proxy (see `LanguageModel.createSequence`). */
+  createSequence(): Sequence {
+    this.assertUsable();
+    const sequence = new WorkerSequence(this.host, this.host.nextId());
+    // No reply is awaited: the worker creates it on arrival, before any later message uses it.
+    this.connection.call<void>({ kind: 'createSequence', sequence: sequence.id }).promise.catch(() => {});
+    return sequence;
+  }
+
+  /**
+   * A sequence from `sequence.save()` bytes, restored in the worker (see
+   * `LanguageModel.restoreSequence`); SlmkitError 'INVALID_SNAPSHOT' when they are not a snapshot of
+   * this model. The bytes stay the caller's.
+   */
+  async restoreSequence(snapshot: Uint8Array): Promise<Sequence> {
+    this.assertUsable();
+    if (!(snapshot instanceof Uint8Array)) {
+      throw new SlmkitError(
+        'INVALID_SNAPSHOT',
+        `A snapshot is a Uint8Array (from save()); got ${typeof snapshot}.`,
+      );
+    }
+    // Posting a view sends its whole buffer: a part of one is copied out and that copy moved.
+    const whole = snapshot.byteOffset === 0 && snapshot.byteLength === snapshot.buffer.byteLength;
+    const bytes = whole ? snapshot : snapshot.slice();
+    const sequence = new WorkerSequence(this.host, this.host.nextId());
+    try {
+      await this.connection.call<void>(
+        { kind: 'restoreSequence', sequence: sequence.id, snapshot: bytes },
+        { transfer: whole ? [] : [bytes.buffer as ArrayBuffer] },
+      ).promise;
+    } catch (error) {
+      sequence.forget();
+      throw error;
+    }
+    return sequence;
+  }
+
+  /** A new chat ({@link ChatSession} on the page, its sequence in the worker). */
+  createChat(options: ChatOptions = {}): Chat {
+    this.assertUsable();
+    const sequence = this.createSequence();
+    try {
+      return new ChatSession(this, sequence, options);
+    } catch (error) {
+      void sequence.dispose().catch(() => {});
+      throw error;
+    }
+  }
+
+  /** A chat from `chat.save()` bytes: its messages on the page, its sequence restored in the worker. */
+  restoreChat(snapshot: Uint8Array, options?: Omit<ChatOptions, 'system' | 'messages'>): Promise<Chat> {
+    return restoreChatSession(this, snapshot, options);
+  }
+
+  /**
+   * Frees the model in the worker, with its sequences and prefixes, once running calls finish; later
+   * calls throw `DISPOSED`. The worker itself stays yours: `worker.terminate()` returns its memory to
+   * the system.
    */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
     await this.connection.call<void>({ kind: 'dispose' }).promise;
+    for (const sequence of [...this.live.values()]) sequence.forget();
+  }
+
+  private checkSequence(sequence: Sequence | undefined, batched: boolean): WorkerSequence | undefined {
+    if (sequence === undefined) return undefined;
+    if (!(sequence instanceof WorkerSequence) || !sequence.belongsTo(this.host)) {
+      throw new SlmkitError(
+        'INVALID_OPTION',
+        'options.sequence must be a sequence of this model (from model.createSequence() or model.restoreSequence()).',
+      );
+    }
+    if (batched) {
+      throw new SlmkitError(
+        'INVALID_OPTION',
+        'options.sequence works with a single prompt, not with a batch.',
+      );
+    }
+    sequence.assertLive();
+    return sequence;
   }
 
   private assertUsable(): void {
@@ -284,8 +559,10 @@ export class WorkerLanguageModel {
 
 /**
  * Loads a model inside a dedicated module Worker that runs {@link serveModelWorker} (the bundle's
- * `worker.js` does), and returns a handle with the {@link LanguageModel} API. The page's main thread
- * stays free while the model downloads, loads and generates.
+ * `worker.js` does), and returns a {@link WorkerLanguageModel}: the {@link LanguageModel} interface,
+ * chats, sequences and prefix caching included. The page's main thread stays free while the model
+ * downloads, loads and generates. Downloads and prefixes saved with `cachePrefix(…, { persist: true })`
+ * go to the worker's `storage` (default: the Cache API of the page's origin).
  *
  * @param worker a `new Worker(url, { type: 'module' })` serving slmkit (one model per worker)
  * @param source a model URL or hub id, or the files of a picked folder
@@ -293,7 +570,8 @@ export class WorkerLanguageModel {
  * ```ts
  * const worker = new Worker(new URL('./model-worker.ts', import.meta.url), { type: 'module' });
  * const model = await createWorkerModel(worker, '/models/tiny/', { onProgress, device: 'wasm' });
- * for await (const chunk of model.stream([{ role: 'user', content: 'Hi!' }], { signal })) out.append(chunk.text);
+ * const chat = model.createChat({ system: 'You are terse.' });
+ * for await (const chunk of chat.stream('Hi!', { signal })) out.append(chunk.text);
  * ```
  */
 export async function createWorkerModel(

@@ -1,4 +1,6 @@
 import type {
+  CachedPrefix,
+  CachePrefixOptions,
   ChatMessage,
   GenerateOptions,
   LoadProgress,
@@ -14,46 +16,72 @@ import type { WebCreateModelOptions } from '../create-model.js';
 /** Marks slmkit's messages so a worker can carry other traffic too. */
 export const PROTOCOL = 'slmkit/1';
 
-/** Options of a model loaded in a worker: everything of {@link WebCreateModelOptions} that can be posted. */
+/**
+ * Options of a model loaded in a worker: everything of {@link WebCreateModelOptions} that can be
+ * posted (no objects with methods, no functions). Prefixes saved with `cachePrefix(…, { persist })`
+ * go to the same `storage` as the downloads.
+ */
 export interface WorkerLoadOptions
   extends Omit<
     WebCreateModelOptions,
-    'backend' | 'storage' | 'fetch' | 'onWarning' | 'onProgress' | 'signal'
+    'backend' | 'storage' | 'stateStorage' | 'hashLocalFile' | 'fetch' | 'onWarning' | 'onProgress' | 'signal'
   > {
-  /** Where the worker caches downloads (default `'cache'`). */
+  /** Where the worker caches downloads and saved prefixes (default `'cache'`). */
   storage?: 'cache' | 'opfs';
 }
 
-/** Generation options that can cross to a worker (functions cannot; `signal` is forwarded separately). */
-export type WorkerGenerateOptions = Omit<GenerateOptions, 'signal' | 'logitsProcessors'>;
+/**
+ * Generation options that can cross to a worker: functions cannot (`logitsProcessors`), `signal` is
+ * forwarded as an abort message, and `sequence` as the id of the worker's sequence.
+ */
+export type WorkerGenerateOptions = Omit<GenerateOptions, 'signal' | 'logitsProcessors' | 'sequence'>;
 
-/** A request from the page. */
-export type Request =
-  | {
-      protocol: typeof PROTOCOL;
-      id: number;
-      kind: 'load';
-      source: string | File[];
-      options: WorkerLoadOptions;
-    }
-  | {
-      protocol: typeof PROTOCOL;
-      id: number;
-      kind: 'stream';
-      input: Prompt | readonly Prompt[];
-      options: WorkerGenerateOptions;
-    }
-  | {
-      protocol: typeof PROTOCOL;
-      id: number;
-      kind: 'applyChatTemplate';
-      messages: readonly ChatMessage[];
-      templateVariables?: Record<string, unknown>;
-    }
-  | { protocol: typeof PROTOCOL; id: number; kind: 'encode' | 'decode'; text?: string; ids?: number[] }
-  /** Stop the request `id`: `abort` fails it with ABORTED, `cancel` ends a stream early with its result. */
-  | { protocol: typeof PROTOCOL; id: number; kind: 'abort' | 'cancel' }
-  | { protocol: typeof PROTOCOL; id: number; kind: 'dispose' };
+/** `cachePrefix` options that can cross to a worker (`signal` is forwarded as an abort message). */
+export type WorkerCachePrefixOptions = Omit<CachePrefixOptions, 'signal'>;
+
+/** Fields every request has: `id` names the request; replies carry it back. */
+interface RequestBase {
+  protocol: typeof PROTOCOL;
+  id: number;
+}
+
+/**
+ * A request from the page. Sequences live in the worker under ids the page chooses (`sequence`,
+ * `target`), so `createSequence` needs no reply before the sequence is used: messages arrive in order.
+ */
+export type Request = RequestBase &
+  (
+    | { kind: 'load'; source: string | File[]; options: WorkerLoadOptions }
+    | {
+        kind: 'stream';
+        input: Prompt | readonly Prompt[];
+        options: WorkerGenerateOptions;
+        /** The worker sequence the call runs on. */
+        sequence?: number;
+      }
+    | {
+        kind: 'applyChatTemplate';
+        messages: readonly ChatMessage[];
+        templateVariables?: Record<string, unknown>;
+      }
+    | { kind: 'encode'; text: string }
+    | { kind: 'decode'; ids: number[] }
+    | { kind: 'countTokens'; prompt: Prompt; templateVariables?: Readonly<Record<string, unknown>> }
+    | { kind: 'cachePrefix'; prompt: Prompt; options: WorkerCachePrefixOptions }
+    /** Releases the prefix the `cachePrefix` request `prefix` pinned. */
+    | { kind: 'releasePrefix'; prefix: number }
+    | { kind: 'createSequence'; sequence: number }
+    /** Restores `snapshot` as the sequence `sequence`. */
+    | { kind: 'restoreSequence'; sequence: number; snapshot: Uint8Array }
+    | { kind: 'truncate'; sequence: number; length: number }
+    /** Forks `sequence` into the new sequence `target`. */
+    | { kind: 'fork'; sequence: number; target: number }
+    | { kind: 'save'; sequence: number }
+    | { kind: 'disposeSequence'; sequence: number }
+    /** Stop the request `id`: `abort` fails it with ABORTED, `cancel` ends a stream early with its result. */
+    | { kind: 'abort' | 'cancel' }
+    | { kind: 'dispose' }
+  );
 
 /** What a loaded model reports to the page. */
 export interface LoadedInfo {
@@ -61,13 +89,22 @@ export interface LoadedInfo {
   runtime: WebRuntimeInfo;
 }
 
+/** What a `cachePrefix` request resolves with; release it with `releasePrefix` and the request's id. */
+export type PrefixInfo = Pick<CachedPrefix, 'tokenCount' | 'source'>;
+
+/** The token ids a worker sequence holds, reported with the reply of every request that used it. */
+export interface SequenceState {
+  id: number;
+  tokenIds: number[];
+}
+
 /** A message from the worker. */
 export type Reply =
   | { protocol: typeof PROTOCOL; id: number; kind: 'progress'; progress: LoadProgress }
   | { protocol: typeof PROTOCOL; id: number; kind: 'warning'; message: string }
   | { protocol: typeof PROTOCOL; id: number; kind: 'chunk'; chunk: StreamChunk }
-  | { protocol: typeof PROTOCOL; id: number; kind: 'done'; value: unknown }
-  | { protocol: typeof PROTOCOL; id: number; kind: 'error'; error: PostedError };
+  | { protocol: typeof PROTOCOL; id: number; kind: 'done'; value: unknown; sequences?: SequenceState[] }
+  | { protocol: typeof PROTOCOL; id: number; kind: 'error'; error: PostedError; sequences?: SequenceState[] };
 
 /** An error as it crosses the boundary. */
 export interface PostedError {
