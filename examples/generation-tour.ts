@@ -1,7 +1,7 @@
 // A tour of the generation API, runnable against any model folder:
 //   npx tsx examples/generation-tour.ts [model-folder]
 // (default: the project's generated tiny model, whose random weights write gibberish).
-import { type LogitsProcessor, SlmkitError } from '@slmkit/core';
+import { type LogitsProcessor, type LogitsStage, SlmkitError } from '@slmkit/core';
 import { createModel } from '@slmkit/node';
 import { ensureModel } from '../test/fixtures/models.js';
 
@@ -60,6 +60,26 @@ const shaped = await model.generate('Once upon a time', {
   logitsProcessors: [noRepeats],
 });
 console.log('no token twice:', new Set(shaped.tokenIds).size === shaped.tokenIds.length);
+
+// A stateful stage sees each chosen token once (accept), and is reset before each call.
+const counts = new Map<number, number>();
+const atMostTwice: LogitsStage = {
+  process(logits) {
+    for (const [id, n] of counts) if (n >= 2) logits[id] = Number.NEGATIVE_INFINITY;
+  },
+  accept(id) {
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+  },
+  rollback() {},
+  reset() {
+    counts.clear();
+  },
+};
+const capped = await model.generate('Once upon a time', {
+  maxNewTokens: 24,
+  logitsProcessors: [atMostTwice],
+});
+console.log('no token thrice:', [...counts.values()].every((n) => n <= 2) && capped.tokenIds.length === 24);
 
 // 7. Abort with a signal; errors are SlmkitError with a code, and the model stays usable.
 const controller = new AbortController();

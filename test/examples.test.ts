@@ -15,12 +15,23 @@ describe('examples', () => {
     );
   });
 
+  it('chat runs sessions, forks, snapshots, sequences and a saved prefix', async () => {
+    const { stdout } = await tsx('examples/chat.ts');
+    expect(stdout).toMatch(/^assistant: .*\nturn 2 reused [1-9]\d* of \d+ prompt tokens\nmessages: 5\n/);
+    expect(stdout).toContain('forks differ: true');
+    expect(stdout).toMatch(/snapshot \d+ bytes; restored chat continues the same: true/);
+    expect(stdout).toMatch(/sequence holds \d+ tokens; reused [1-9]/);
+    expect(stdout).toContain('truncated copy holds 2 tokens');
+    expect(stdout).toMatch(/prefix: \d+ tokens \(computed\); answer reused [1-9]/);
+  });
+
   it('generation-tour runs every step', async () => {
     const { stdout } = await tsx('examples/generation-tour.ts');
     expect(stdout).toContain('same seed, same tokens: true');
     expect(stdout).toContain('stream ended: cancelled');
     expect(stdout).toContain('batch: [ 8, 8 ]');
     expect(stdout).toContain('no token twice: true');
+    expect(stdout).toContain('no token thrice: true');
     expect(stdout).toContain('aborted: ABORTED');
     expect(stdout).toContain('INVALID_OPTION: topP must be in (0, 1]; got 2.');
   });
