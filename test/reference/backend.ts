@@ -110,7 +110,15 @@ class ReferenceSession implements InferenceSession {
         }
         throw new Error(`reference: unknown input '${name}'`);
       }
-      feeds[name] = isResident(value) ? this.ownData(name, value) : value;
+      const feed = isResident(value) ? this.ownData(name, value) : value;
+      // As ONNX Runtime does: a feed whose data does not fill its dims is a bug in the caller.
+      const size = feed.dims.reduce((a, b) => a * b, 1);
+      if (feed.data.length !== size) {
+        throw new Error(
+          `reference: input '${name}' has ${feed.data.length} elements for dims [${feed.dims}] (${size})`,
+        );
+      }
+      feeds[name] = feed;
     }
     for (const name of this.inputNames) {
       const t = feeds[name];

@@ -50,7 +50,10 @@ export interface ResidentTensor {
   readonly resident: true;
   readonly type: TensorType;
   readonly dims: readonly number[];
-  /** Copies the data to this thread. */
+  /**
+   * The data, in this thread: a copy where the session runs elsewhere, else the runtime's own
+   * array. Read it, do not modify it.
+   */
   read(): Promise<TensorData>;
   /** Frees the data where it lives. Safe to call twice; the tensor cannot be fed or read afterwards. */
   dispose(): void;
