@@ -1,9 +1,10 @@
 import { CallQueue } from '../engine/call-queue.js';
+import { queuedStream } from '../engine/generation-stream.js';
 import { defaultMaxNewTokens } from '../engine/resolve-options.js';
 import { decodeSnapshot, encodeSnapshot } from '../engine/snapshot.js';
 import type { Chat, ChatOptions, ChatTurnOptions, ContextPolicy } from '../spec/chat.js';
 import { SlmkitError } from '../spec/errors.js';
-import type { GenerationResult, GenerationStream, StreamChunk } from '../spec/generation.js';
+import type { GenerationResult, GenerationStream } from '../spec/generation.js';
 import type { LanguageModel } from '../spec/language-model.js';
 import type { ChatMessage } from '../spec/messages.js';
 import type { Sequence } from '../spec/sequence.js';
@@ -67,56 +68,23 @@ export class ChatSession implements Chat {
     const message =
       typeof content === 'string' ? { role: 'user', content } : checkMessage(content, 'content');
     const turn = { ...this.defaults, ...options };
-    let resolveResult!: (r: GenerationResult) => void;
-    let rejectResult!: (e: unknown) => void;
-    const result = new Promise<GenerationResult>((resolve, reject) => {
-      resolveResult = resolve;
-      rejectResult = reject;
-    });
-    result.catch(() => {});
-    let started = false;
-    const run = async function* (this: ChatSession): AsyncGenerator<StreamChunk> {
-      const release = await this.turns.acquire();
-      try {
+    return queuedStream(
+      () => this.turns.acquire(),
+      async () => {
         this.assertLive();
         const messages = await this.fit([...this.history, message], turn);
         const inner = this.model.stream(messages, { ...turn, sequence: this.sequence });
-        try {
-          yield* inner;
-        } finally {
-          // Reached when the stream ended and when the caller left early (the inner stream then reports 'cancelled').
-          const reply = await inner.result.catch(() => undefined);
-          if (reply) {
+        return {
+          chunks: () => inner,
+          // Only after a turn that did not fail: also when the caller left early ('cancelled').
+          result: async () => {
+            const reply = await inner.result;
             this.history = [...messages, { role: 'assistant', content: reply.text }];
-            resolveResult(reply);
-          }
-        }
-        await inner.result;
-      } catch (error) {
-        rejectResult(error);
-        throw error;
-      } finally {
-        release();
-      }
-    }.bind(this);
-    const iterate = () => {
-      if (started) throw new SlmkitError('INVALID_INPUT', 'A generation stream can be iterated only once.');
-      started = true;
-      return run();
-    };
-    return {
-      [Symbol.asyncIterator]: iterate,
-      get result() {
-        if (!started) {
-          void (async () => {
-            for await (const _ of iterate()) {
-              // Consumed for the result.
-            }
-          })().catch(() => {});
-        }
-        return result;
+            return reply;
+          },
+        };
       },
-    };
+    );
   }
 
   async fork(): Promise<Chat> {

@@ -4,10 +4,10 @@ import type { GenerationStream, StreamChunk } from '../spec/generation.js';
 /** One generation as a stream runs it: its chunks, its results so far, and what to do when it ends. */
 export interface StreamedRun<R> {
   chunks(): AsyncIterable<StreamChunk>;
-  /** The results at any point (unfinished sequences as 'cancelled'). */
-  result(): R;
+  /** The results once it ended without an error (unfinished sequences as 'cancelled'). */
+  result(): R | Promise<R>;
   /** Called once when the generation ends, however it ends (`failed`: it threw). */
-  close(failed: boolean): void;
+  close?(failed: boolean): void;
 }
 
 /**
@@ -40,12 +40,15 @@ export function queuedStream<R>(
       rejectResult(error);
       throw error;
     } finally {
-      // Also reached when the caller breaks out of the loop; after a rejection this resolve does nothing.
-      if (run) {
-        run.close(failed);
-        resolveResult(run.result());
+      // Also reached when the caller breaks out of the loop.
+      try {
+        run?.close?.(failed);
+        if (run && !failed) resolveResult(await run.result());
+      } catch (error) {
+        rejectResult(error);
+      } finally {
+        release();
       }
-      release();
     }
   };
   const iterate = () => {

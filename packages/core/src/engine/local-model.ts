@@ -24,7 +24,7 @@ import { queuedStream, type StreamedRun } from './generation-stream.js';
 import { KvCache } from './kv-cache.js';
 import { commonPrefixLength, DEFAULT_PREFIX_CACHE_BYTES, PrefixCache } from './prefix-cache.js';
 import { encodePrompt, isMessageList, type PromptEncoder, renderMessages } from './prompts.js';
-import { resolveGenerateOptions } from './resolve-options.js';
+import { type ResolvedGenerateOptions, resolveGenerateOptions } from './resolve-options.js';
 import { SavedPrefixes } from './saved-prefixes.js';
 import { LocalSequence, restoreSequence, type SequenceHost } from './sequence.js';
 
@@ -131,25 +131,12 @@ export class LocalLanguageModel implements LanguageModel {
     const sequence = this.checkSequence(options.sequence, batched);
     const tokenized = prompts.map((p) => encodePrompt(this.encoder, p, options.templateVariables));
     this.checkContext(Math.max(...tokenized.map((p) => p.length)));
-    const { session, signature, tokenizer, config } = this.parts;
     const open = async (): Promise<StreamedRun<GenerationResult | GenerationResult[]>> => {
       if (this.released)
         throw new SlmkitError('DISPOSED', 'The model was disposed before this stream started.');
       sequence?.assertLive();
       const { cache, reused, keep } = await this.cacheFor(tokenized, sequence);
-      const run = new GenerationRun({
-        session,
-        signature,
-        tokenizer,
-        contextLength: config.contextLength,
-        vocabSize: config.vocabSize,
-        padTokenId: config.padTokenId ?? config.eosTokenIds[0] ?? 0,
-        prompts: tokenized,
-        options: resolved,
-        startTime,
-        cache,
-        reusedTokens: reused,
-      });
+      const run = this.newRun(tokenized, resolved, startTime, cache, reused);
       return {
         chunks: () => run.chunks(),
         result: () => (batched ? run.results() : run.results()[0]),
@@ -290,27 +277,38 @@ export class LocalLanguageModel implements LanguageModel {
     return { cache, reused: 0, keep: () => cache.release() };
   }
 
+  private newRun(
+    prompts: readonly (readonly number[])[],
+    options: ResolvedGenerateOptions,
+    startTime: number,
+    cache: KvCache,
+    reusedTokens: number,
+  ): GenerationRun {
+    const { session, signature, tokenizer, config } = this.parts;
+    return new GenerationRun({
+      session,
+      signature,
+      tokenizer,
+      contextLength: config.contextLength,
+      vocabSize: config.vocabSize,
+      padTokenId: config.padTokenId ?? config.eosTokenIds[0] ?? 0,
+      prompts,
+      options,
+      startTime,
+      cache,
+      reusedTokens,
+    });
+  }
+
   /** A cache holding all of `tokenIds` (a run that stops after choosing one token it never feeds). */
   private async prefill(
     tokenIds: readonly number[],
     signal: AbortSignal | undefined,
     startTime: number,
   ): Promise<KvCache> {
-    const { session, signature, tokenizer, config } = this.parts;
-    const cache = new KvCache(signature, 1);
-    const run = new GenerationRun({
-      session,
-      signature,
-      tokenizer,
-      contextLength: config.contextLength,
-      vocabSize: config.vocabSize,
-      padTokenId: 0,
-      prompts: [tokenIds],
-      options: resolveGenerateOptions({ maxNewTokens: 1, temperature: 0, signal }, config),
-      startTime,
-      cache,
-      reusedTokens: 0,
-    });
+    const cache = new KvCache(this.parts.signature, 1);
+    const options = resolveGenerateOptions({ maxNewTokens: 1, temperature: 0, signal }, this.config);
+    const run = this.newRun([tokenIds], options, startTime, cache, 0);
     try {
       for await (const _ of run.chunks()) {
         // The one chosen token is not kept.

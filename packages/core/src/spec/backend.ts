@@ -34,7 +34,9 @@ export type TensorData =
 
 /** A tensor whose data is in this thread's memory. Core creates these plain objects; adapters convert them. */
 export interface HostTensor {
+  /** Element type of `data`. */
   readonly type: TensorType;
+  /** Shape, outermost dimension first (`[batch, sequence]` for `input_ids`). */
   readonly dims: readonly number[];
   /** Row-major elements; its length is the product of `dims`. */
   readonly data: TensorData;
@@ -47,8 +49,11 @@ export interface HostTensor {
  * saving a sequence). Each one is freed exactly once, with `dispose()`.
  */
 export interface ResidentTensor {
+  /** Tells a resident tensor from a {@link HostTensor} (see {@link isResident}). */
   readonly resident: true;
+  /** Element type of the data where it lives. */
   readonly type: TensorType;
+  /** Shape, outermost dimension first. */
   readonly dims: readonly number[];
   /**
    * The data, in this thread: a copy where the session runs elsewhere, else the runtime's own
@@ -69,6 +74,7 @@ export function isResident(value: SessionValue): value is ResidentTensor {
 
 /** Element type and (where the graph declares it) shape of one session input or output. */
 export interface ValueInfo {
+  /** The input's or output's name in the graph, e.g. `input_ids`, `present.0.key`. */
   readonly name: string;
   /** Element type, e.g. 'float32', 'float16', 'int64'. */
   readonly type: TensorType;
@@ -88,9 +94,13 @@ export interface RunOptions {
 
 /** One loaded .onnx graph, as a backend hands it to core. */
 export interface InferenceSession {
+  /** The graph's input names, in the graph's order. */
   readonly inputNames: readonly string[];
+  /** The graph's output names, in the graph's order. */
   readonly outputNames: readonly string[];
+  /** Type and shape of each tensor input, by name; core builds its feeds from these. */
   readonly inputMetadata: Readonly<Record<string, ValueInfo>>;
+  /** Type and shape of each tensor output, by name. */
   readonly outputMetadata: Readonly<Record<string, ValueInfo>>;
   /**
    * Runs the graph. Feeds are host tensors or this session's own resident outputs (a resident
@@ -141,5 +151,9 @@ export interface SessionOptions {
 export interface Backend {
   /** e.g. 'onnxruntime-node', 'onnxruntime-web', 'reference'. */
   readonly name: string;
+  /**
+   * Loads one .onnx graph (with its external data files) as a session: `loadModel` calls it once
+   * per model, and the model releases the session on `dispose()`.
+   */
   createSession(model: ModelFile, options: SessionOptions): Promise<InferenceSession>;
 }
