@@ -10,7 +10,7 @@ export {
   type LoadModelOptions,
   loadModel,
 } from './engine/load-model.js';
-export { isMessageList } from './engine/prompts.js';
+export { checkSequenceOption, isMessageList, type OwnedSequence } from './engine/prompts.js';
 export { resolveGenerateOptions } from './engine/resolve-options.js';
 export { describeOrtValues, toOrtSessionOptions, wrapOrtSession } from './ort/ort-session.js';
 export type { ReadableStorageWriter } from './sources/download.js';

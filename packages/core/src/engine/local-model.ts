@@ -23,7 +23,13 @@ import { GenerationRun } from './generation-run.js';
 import { queuedStream, type StreamedRun } from './generation-stream.js';
 import { KvCache } from './kv-cache.js';
 import { commonPrefixLength, DEFAULT_PREFIX_CACHE_BYTES, PrefixCache } from './prefix-cache.js';
-import { encodePrompt, isMessageList, type PromptEncoder, renderMessages } from './prompts.js';
+import {
+  checkSequenceOption,
+  encodePrompt,
+  isMessageList,
+  type PromptEncoder,
+  renderMessages,
+} from './prompts.js';
 import { type ResolvedGenerateOptions, resolveGenerateOptions } from './resolve-options.js';
 import { SavedPrefixes } from './saved-prefixes.js';
 import { LocalSequence, restoreSequence, type SequenceHost } from './sequence.js';
@@ -128,7 +134,7 @@ export class LocalLanguageModel implements LanguageModel {
     const batched = Array.isArray(input) && !isMessageList(input);
     const prompts = batched ? (input as readonly Prompt[]) : [input as Prompt];
     if (prompts.length === 0) throw new SlmkitError('INVALID_INPUT', 'The batch of prompts is empty.');
-    const sequence = this.checkSequence(options.sequence, batched);
+    const sequence = checkSequenceOption(options.sequence, LocalSequence, this.host, batched);
     const tokenized = prompts.map((p) => encodePrompt(this.encoder, p, options.templateVariables));
     this.checkContext(Math.max(...tokenized.map((p) => p.length)));
     const open = async (): Promise<StreamedRun<GenerationResult | GenerationResult[]>> => {
@@ -327,24 +333,6 @@ export class LocalLanguageModel implements LanguageModel {
         `The prompt has ${promptTokens} tokens but the model's context window is ${this.config.contextLength}: shorten the prompt (at least one position must be left for the answer).`,
       );
     }
-  }
-
-  private checkSequence(sequence: Sequence | undefined, batched: boolean): LocalSequence | undefined {
-    if (sequence === undefined) return undefined;
-    if (!(sequence instanceof LocalSequence) || !sequence.belongsTo(this.host)) {
-      throw new SlmkitError(
-        'INVALID_OPTION',
-        'options.sequence must be a sequence of this model (from model.createSequence() or model.restoreSequence()).',
-      );
-    }
-    if (batched) {
-      throw new SlmkitError(
-        'INVALID_OPTION',
-        'options.sequence works with a single prompt, not with a batch.',
-      );
-    }
-    sequence.assertLive();
-    return sequence;
   }
 
   private assertUsable(): void {

@@ -3,6 +3,7 @@ import type { TextTokenizer } from '../model/tokenizer.js';
 import { SlmkitError } from '../spec/errors.js';
 import type { Prompt, TokenizedPrompt } from '../spec/generation.js';
 import type { ChatMessage } from '../spec/messages.js';
+import type { Sequence } from '../spec/sequence.js';
 
 /** True for a non-empty list of `{ role, … }` messages (as opposed to a batch of prompts). */
 export function isMessageList(input: unknown): input is readonly ChatMessage[] {
@@ -71,4 +72,36 @@ export function encodePrompt(
     'INVALID_INPUT',
     'A prompt must be a string, an array of { role, content } messages, or { inputIds: number[] }.',
   );
+}
+
+/** A sequence type of one LanguageModel implementation, which can tell the model it belongs to. */
+export interface OwnedSequence extends Sequence {
+  /** Whether the sequence belongs to `owner` (the model's own handle for its sequences). */
+  belongsTo(owner: unknown): boolean;
+  /** Throws DISPOSED when the sequence or its model was disposed. */
+  assertLive(): void;
+}
+
+/**
+ * Checks `GenerateOptions.sequence` for a model: a live sequence of the `kind` this model makes, owned
+ * by `owner`, with a single prompt. Throws INVALID_OPTION or DISPOSED naming what is wrong.
+ */
+export function checkSequenceOption<S extends OwnedSequence>(
+  sequence: Sequence | undefined,
+  kind: abstract new (...args: never[]) => S,
+  owner: unknown,
+  batched: boolean,
+): S | undefined {
+  if (sequence === undefined) return undefined;
+  if (!(sequence instanceof kind) || !sequence.belongsTo(owner)) {
+    throw new SlmkitError(
+      'INVALID_OPTION',
+      'options.sequence must be a sequence of this model (from model.createSequence() or model.restoreSequence()).',
+    );
+  }
+  if (batched) {
+    throw new SlmkitError('INVALID_OPTION', 'options.sequence works with a single prompt, not with a batch.');
+  }
+  sequence.assertLive();
+  return sequence;
 }

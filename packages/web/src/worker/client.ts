@@ -17,7 +17,7 @@ import {
   SlmkitError,
   type StreamChunk,
 } from '@slmkit/core';
-import { isMessageList, resolveGenerateOptions } from '@slmkit/core/backend';
+import { checkSequenceOption, isMessageList, resolveGenerateOptions } from '@slmkit/core/backend';
 import type { WebRuntimeInfo } from '../backend.js';
 import { resolveRelativeUrl } from '../create-model.js';
 import type { PickedFiles } from '../local-files.js';
@@ -327,7 +327,7 @@ export class WorkerLanguageModel implements LanguageModel {
     const batched = Array.isArray(input) && !isMessageList(input);
     if (batched && (input as readonly Prompt[]).length === 0)
       throw new SlmkitError('INVALID_INPUT', 'The batch of prompts is empty.');
-    const sequence = this.checkSequence(given, batched);
+    const sequence = checkSequenceOption(given, WorkerSequence, this.host, batched);
     const connection = this.connection;
     const chunks: StreamChunk[] = [];
     let read = 0;
@@ -527,24 +527,6 @@ export class WorkerLanguageModel implements LanguageModel {
     this.disposed = true;
     await this.connection.call<void>({ kind: 'dispose' }).promise;
     for (const sequence of [...this.live.values()]) sequence.forget();
-  }
-
-  private checkSequence(sequence: Sequence | undefined, batched: boolean): WorkerSequence | undefined {
-    if (sequence === undefined) return undefined;
-    if (!(sequence instanceof WorkerSequence) || !sequence.belongsTo(this.host)) {
-      throw new SlmkitError(
-        'INVALID_OPTION',
-        'options.sequence must be a sequence of this model (from model.createSequence() or model.restoreSequence()).',
-      );
-    }
-    if (batched) {
-      throw new SlmkitError(
-        'INVALID_OPTION',
-        'options.sequence works with a single prompt, not with a batch.',
-      );
-    }
-    sequence.assertLive();
-    return sequence;
   }
 
   private assertUsable(): void {
