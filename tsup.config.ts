@@ -26,8 +26,13 @@ const stage = process.env.SLMKIT_BUILD_STAGE;
 const core = [
   pkg('core', {
     platform: 'neutral',
-    // `backend` is the entry for runtime adapters (@slmkit/core/backend).
-    entry: { index: 'packages/core/src/index.ts', backend: 'packages/core/src/backend.ts' },
+    // `backend` is the entry for runtime adapters (@slmkit/core/backend); `testing` the test model
+    // integrators use in their own tests (@slmkit/core/testing).
+    entry: {
+      index: 'packages/core/src/index.ts',
+      backend: 'packages/core/src/backend.ts',
+      testing: 'packages/core/src/testing.ts',
+    },
   }),
 ];
 const adapters = [

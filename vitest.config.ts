@@ -8,6 +8,7 @@ export default defineConfig({
     // Tests run against the sources; test/packaging imports the built dist/ through the exports maps.
     alias: {
       '@slmkit/core/backend': fileURLToPath(new URL('./packages/core/src/backend.ts', import.meta.url)),
+      '@slmkit/core/testing': fileURLToPath(new URL('./packages/core/src/testing.ts', import.meta.url)),
       '@slmkit/core': src('core'),
       '@slmkit/node': src('node'),
       '@slmkit/web': src('web'),

@@ -18,6 +18,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 export const API_ENTRIES: Record<string, { pkg: string; dts: string }> = {
   core: { pkg: 'core', dts: 'dist/index.d.ts' },
   'core-backend': { pkg: 'core', dts: 'dist/backend.d.ts' },
+  'core-testing': { pkg: 'core', dts: 'dist/testing.d.ts' },
   node: { pkg: 'node', dts: 'dist/index.d.ts' },
   web: { pkg: 'web', dts: 'dist/index.d.ts' },
 };

@@ -35,4 +35,12 @@ describe('examples', () => {
     expect(stdout).toContain('aborted: ABORTED');
     expect(stdout).toContain('INVALID_OPTION: topP must be in (0, 1]; got 2.');
   });
+
+  it('testing checks code against createTestModel', async () => {
+    const { stdout } = await tsx('examples/testing.ts');
+    expect(stdout).toMatch(/^ok 1 - streamed \d+ tokens, as returned\n/);
+    expect(stdout).toContain('ok 2 - the same seed gives the same reply');
+    expect(stdout).toContain('ok 3 - forced reply {"city": "Oslo"}');
+    expect(stdout).toMatch(/ok 4 - after 6 turns the chat keeps \d+ of 13 messages/);
+  });
 });

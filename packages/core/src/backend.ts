@@ -11,12 +11,56 @@ export {
   loadModel,
 } from './engine/load-model.js';
 export { checkSequenceOption, isMessageList, type OwnedSequence } from './engine/prompts.js';
-export { resolveGenerateOptions } from './engine/resolve-options.js';
-export { describeOrtValues, toOrtSessionOptions, wrapOrtSession } from './ort/ort-session.js';
+export { type ResolvedGenerateOptions, resolveGenerateOptions } from './engine/resolve-options.js';
+// The types of `@slmkit/core` that the signatures here use, so this entry can name them all.
+export type {
+  CachedPrefix,
+  CachePrefixOptions,
+  Chat,
+  ChatMessage,
+  ChatOptions,
+  ChatTurnOptions,
+  ContextPolicy,
+  ContextPolicyInfo,
+  FinishReason,
+  GenerateOptions,
+  GenerationDefaults,
+  GenerationResult,
+  GenerationStream,
+  GenerationUsage,
+  LanguageModel,
+  LoadProgress,
+  LoadProgressCallback,
+  LocalLanguageModel,
+  LogitsContext,
+  LogitsProcessor,
+  LogitsStage,
+  ModelConfig,
+  ModelDtype,
+  ModelSourceReader,
+  ModelStorage,
+  PrefixCacheOption,
+  Prompt,
+  Sequence,
+  StorageWriter,
+  StreamChunk,
+  TextTokenizer,
+  TokenizedPrompt,
+} from './index.js';
+export type { PipelineOptions } from './logits/pipeline.js';
+export type { SamplingParams } from './logits/sampler.js';
+export {
+  describeOrtValues,
+  type OrtOutputOptions,
+  toOrtSessionOptions,
+  wrapOrtSession,
+} from './ort/ort-session.js';
 export type { ReadableStorageWriter } from './sources/download.js';
 export { parseHubStorageKey } from './sources/keys.js';
 export {
   DEFAULT_HUB_ENDPOINT,
+  type FetchFileRequest,
+  type FetchFilesOptions,
   openRemoteSource,
   type RemoteModelSource,
   type RemoteSourceOptions,

@@ -10,6 +10,7 @@ export type { ModelSourceReader } from './model/model-source.js';
 export type { TextTokenizer } from './model/tokenizer.js';
 export type { ModelDtype } from './sources/dtype.js';
 export type { LoadProgress, LoadProgressCallback } from './sources/progress.js';
+export type { ModelFile } from './spec/backend.js';
 export type { Chat, ChatOptions, ChatTurnOptions, ContextPolicy, ContextPolicyInfo } from './spec/chat.js';
 export { isSlmkitError, SlmkitError, type SlmkitErrorCode } from './spec/errors.js';
 export type {

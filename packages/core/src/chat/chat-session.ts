@@ -33,6 +33,10 @@ export class ChatSession implements Chat {
   private readonly defaults: ChatOptions['defaults'];
   private isDisposed = false;
 
+  /**
+   * A chat on `sequence`, a sequence of `model` that the chat owns from now on (`dispose()` frees it).
+   * Throws SlmkitError 'INVALID_OPTION' or 'INVALID_INPUT' for invalid options or messages.
+   */
   constructor(
     private readonly model: LanguageModel,
     private readonly sequence: Sequence,
@@ -48,10 +52,12 @@ export class ChatSession implements Chat {
     this.defaults = options.defaults;
   }
 
+  /** A copy of the conversation so far. */
   get messages(): readonly ChatMessage[] {
     return this.history.map((m) => ({ ...m }));
   }
 
+  /** Replaces the conversation (see {@link Chat.setMessages}); the messages are copied. */
   setMessages(messages: readonly ChatMessage[]): void {
     this.assertLive();
     if (!Array.isArray(messages))
@@ -59,10 +65,15 @@ export class ChatSession implements Chat {
     this.history = messages.map((m, i) => checkMessage(m, `messages[${i}]`));
   }
 
+  /** One turn: adds `content`, generates the reply and adds it (see {@link Chat.send}). */
   async send(content: string | ChatMessage, options?: ChatTurnOptions): Promise<GenerationResult> {
     return this.stream(content, options).result;
   }
 
+  /**
+   * One turn, streamed (see {@link Chat.stream}): it waits for earlier turns, applies the context
+   * policy, then runs on the chat's sequence with `options` over the chat's `defaults`.
+   */
   stream(content: string | ChatMessage, options: ChatTurnOptions = {}): GenerationStream<GenerationResult> {
     this.assertLive();
     const message =
@@ -87,6 +98,7 @@ export class ChatSession implements Chat {
     );
   }
 
+  /** A copy of the conversation on a fork of the sequence, after any running turn (see {@link Chat.fork}). */
   async fork(): Promise<Chat> {
     this.assertLive();
     return this.turns.run(
@@ -99,6 +111,7 @@ export class ChatSession implements Chat {
     );
   }
 
+  /** The messages and the sequence's snapshot, after any running turn (see {@link Chat.save}). */
   async save(): Promise<Uint8Array> {
     this.assertLive();
     return this.turns.run(async () =>
@@ -106,6 +119,7 @@ export class ChatSession implements Chat {
     );
   }
 
+  /** Frees the chat's sequence once a running turn ends (see {@link Chat.dispose}). */
   async dispose(): Promise<void> {
     if (this.isDisposed) return;
     this.isDisposed = true;

@@ -72,6 +72,7 @@ function prefixCacheBytes(option: PrefixCacheOption | undefined): number {
  * @slmkit/node and @slmkit/web return one. Besides the interface it has the tokenizer, synchronously.
  */
 export class LocalLanguageModel implements LanguageModel {
+  /** The model's configuration (config.json and generation_config.json). */
   readonly config: ModelConfig;
   /** The model's tokenizer (tokenizer.json with tokenizer_config.json). */
   readonly tokenizer: TextTokenizer;
@@ -84,6 +85,7 @@ export class LocalLanguageModel implements LanguageModel {
   private readonly host: SequenceHost;
   private readonly encoder: PromptEncoder;
 
+  /** @internal Use `loadModel`, or `createModel` of @slmkit/node or @slmkit/web. */
   constructor(private readonly parts: LocalModelParts) {
     this.config = parts.config;
     this.tokenizer = parts.tokenizer;
@@ -109,7 +111,9 @@ export class LocalLanguageModel implements LanguageModel {
     return this.prefixes;
   }
 
+  /** Generates a continuation of a prompt (see `LanguageModel.generate`). */
   generate(input: Prompt, options?: GenerateOptions): Promise<GenerationResult>;
+  /** Generates a continuation of each prompt of a batch, run together; one result per prompt, in order. */
   generate(input: readonly Prompt[], options?: GenerateOptions): Promise<GenerationResult[]>;
   async generate(
     input: Prompt | readonly Prompt[],
@@ -122,7 +126,12 @@ export class LocalLanguageModel implements LanguageModel {
     return stream.result;
   }
 
+  /**
+   * Streams the continuation token by token (see `LanguageModel.stream`). Invalid input or options
+   * throw here; the run starts once the stream is iterated (or `result` read), after earlier calls.
+   */
   stream(input: Prompt, options?: GenerateOptions): GenerationStream<GenerationResult>;
+  /** Streams the continuations of a batch; chunks carry their `sequenceIndex`, `result` has one entry per prompt. */
   stream(input: readonly Prompt[], options?: GenerateOptions): GenerationStream<GenerationResult[]>;
   stream(
     input: Prompt | readonly Prompt[],
@@ -152,6 +161,7 @@ export class LocalLanguageModel implements LanguageModel {
     return queuedStream(() => this.queue.acquire(), open);
   }
 
+  /** Renders chat messages with the model's chat template, as the model will see them. */
   async applyChatTemplate(
     messages: readonly ChatMessage[],
     templateVariables?: Record<string, unknown>,
@@ -159,23 +169,31 @@ export class LocalLanguageModel implements LanguageModel {
     return this.renderChat(messages, templateVariables);
   }
 
-  /** {@link applyChatTemplate}, synchronously (an in-process model renders without waiting). */
+  /** {@link LocalLanguageModel.applyChatTemplate}, synchronously (an in-process model renders without waiting). */
   renderChat(messages: readonly ChatMessage[], templateVariables?: Record<string, unknown>): string {
     return renderMessages(this.encoder, messages, templateVariables);
   }
 
+  /** Token ids of `text`, with the tokenizer's special tokens as a string prompt gets them. */
   async encode(text: string): Promise<number[]> {
     return this.tokenizer.encode(text);
   }
 
+  /** Text of token ids (special tokens left out). */
   async decode(ids: readonly number[]): Promise<string> {
     return this.tokenizer.decode(ids, { skipSpecialTokens: true });
   }
 
+  /** How many tokens `prompt` is as `generate` would feed it (messages rendered with the template). */
   async countTokens(prompt: Prompt, templateVariables?: Readonly<Record<string, unknown>>): Promise<number> {
     return encodePrompt(this.encoder, prompt, templateVariables).length;
   }
 
+  /**
+   * Prefills `prompt` and pins it in the prefix cache, outside its byte bound, until `release()`
+   * (see `LanguageModel.cachePrefix`). With `persist`, the prefix is also saved in the model's
+   * state storage, where `cachePrefix` of the same prompt in a later process finds it.
+   */
   async cachePrefix(prompt: Prompt, options: CachePrefixOptions = {}): Promise<CachedPrefix> {
     this.assertUsable();
     const tokenIds = encodePrompt(this.encoder, prompt, options.templateVariables);
@@ -216,15 +234,21 @@ export class LocalLanguageModel implements LanguageModel {
     });
   }
 
+  /** A new, empty sequence with its own KV cache (see {@link Sequence}). */
   createSequence(): Sequence {
     this.assertUsable();
     return new LocalSequence(this.host);
   }
 
+  /**
+   * A sequence from `sequence.save()` bytes; SlmkitError 'INVALID_SNAPSHOT' naming the mismatch when
+   * they are not a snapshot of this model.
+   */
   restoreSequence(snapshot: Uint8Array): Promise<Sequence> {
     return restoreSequence(this.host, snapshot);
   }
 
+  /** A new chat (a `ChatSession`) on a new sequence of this model. */
   createChat(options: ChatOptions = {}): Chat {
     const sequence = this.createSequence();
     try {
@@ -235,6 +259,7 @@ export class LocalLanguageModel implements LanguageModel {
     }
   }
 
+  /** A chat from `chat.save()` bytes: its messages, and its sequence restored on this model. */
   restoreChat(snapshot: Uint8Array, options?: Omit<ChatOptions, 'system' | 'messages'>): Promise<Chat> {
     return restoreChatSession(this, snapshot, options);
   }

@@ -6,11 +6,17 @@ import type { ModelConfig } from '../spec/model-config.js';
 
 /** Options after defaults were applied and every value was checked. */
 export interface ResolvedGenerateOptions extends PipelineOptions {
+  /** Most tokens to generate. */
   readonly maxNewTokens: number;
+  /** How the next token is chosen; greedy (`temperature: 0`) when sampling is off. */
   readonly sampling: SamplingParams;
+  /** Seed of the sampler, or undefined for a random one. */
   readonly seed: number | undefined;
+  /** Stop strings (a single `stop` string becomes a list of one). */
   readonly stop: readonly string[];
+  /** Token ids that end generation. */
   readonly eosTokenIds: ReadonlySet<number>;
+  /** The call's abort signal, if any. */
   readonly signal: AbortSignal | undefined;
 }
 

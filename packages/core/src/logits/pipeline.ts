@@ -9,10 +9,15 @@ export interface PipelineOptions {
    * sampler see only allowed tokens.
    */
   readonly tokenMask?: LogitsStage;
+  /** Hugging Face repetition penalty over prompt and output (1 = off). */
   readonly repetitionPenalty: number;
+  /** Subtracted once from every token already generated (0 = off). */
   readonly presencePenalty: number;
+  /** Subtracted per occurrence of a token already generated (0 = off). */
   readonly frequencyPenalty: number;
+  /** Added to the logits of the given token ids, or undefined for none. */
   readonly logitBias: Readonly<Record<number, number>> | undefined;
+  /** The caller's stages, run in order after the built-in ones. */
   readonly logitsProcessors: readonly LogitsProcessor[];
 }
 

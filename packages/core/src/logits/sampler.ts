@@ -3,6 +3,7 @@ import { KERNEL_BLOCK, LogitKernels } from './kernels/logit-kernels.js';
 
 /** How the next token is chosen. `temperature: 0` means greedy (argmax). */
 export interface SamplingParams {
+  /** Softmax temperature (0 = greedy). */
   readonly temperature: number;
   /** Keep only the k most likely tokens (0 = off). */
   readonly topK: number;

@@ -2,7 +2,7 @@ import { SlmkitError } from '../spec/errors.js';
 
 /**
  * Weight formats of a model, named the way onnx-community / transformers.js repositories name
- * their ONNX variants (see {@link onnxFileForDtype}).
+ * their ONNX variants (see `onnxFileForDtype`).
  */
 export type ModelDtype = 'fp32' | 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4' | 'q4f16' | 'bnb4';
 

@@ -64,7 +64,7 @@ export interface Chat {
   /** Adds a user message (a string) or any message, generates the reply and adds it. */
   send(content: string | ChatMessage, options?: ChatTurnOptions): Promise<GenerationResult>;
   /**
-   * {@link send}, streamed. The reply joins `messages` when the stream ends; a stream left early
+   * {@link Chat.send}, streamed. The reply joins `messages` when the stream ends; a stream left early
    * adds what was generated so far; a failed or aborted turn leaves the chat as it was.
    */
   stream(content: string | ChatMessage, options?: ChatTurnOptions): GenerationStream<GenerationResult>;

@@ -43,7 +43,9 @@ export type SlmkitErrorCode =
  * ```
  */
 export class SlmkitError extends Error {
+  /** Always 'SlmkitError', so logs and `error.name` checks see the type. */
   override readonly name = 'SlmkitError';
+  /** What went wrong, for code to branch on. */
   readonly code: SlmkitErrorCode;
 
   constructor(code: SlmkitErrorCode, message: string, options?: { cause?: unknown }) {

@@ -4,6 +4,7 @@ import type { Sequence } from './sequence.js';
 
 /** Token ids given directly: no chat template and no encoding is applied. */
 export interface TokenizedPrompt {
+  /** The prompt's token ids, fed as they are (nothing is added, not even a BOS token). */
   inputIds: readonly number[];
 }
 
@@ -64,9 +65,11 @@ export type FinishReason = 'eos' | 'stop' | 'length' | 'cancelled';
 
 /** Token counts and timings of one sequence. */
 export interface GenerationUsage {
+  /** Tokens of the prompt as fed (template applied), cached ones included. */
   promptTokens: number;
   /** Prompt tokens whose keys and values were reused (a sequence, the prefix cache) instead of being run again. */
   cachedPromptTokens: number;
+  /** New tokens generated (the same count as `tokenIds` of the result). */
   completionTokens: number;
   /** From the call until the first new token was chosen (includes waiting for earlier calls and the prefill). */
   timeToFirstTokenMs: number;
@@ -82,13 +85,17 @@ export interface GenerationResult {
   text: string;
   /** The new token ids, including a final end-of-sequence token when that ended the sequence. */
   tokenIds: number[];
+  /** Why generation of this prompt stopped. */
   finishReason: FinishReason;
+  /** Token counts and timings. */
   usage: GenerationUsage;
 }
 
 /** One step of a stream: the token chosen and the text it made safe to show ('' while text is held back). */
 export interface StreamChunk {
+  /** Text to append to what was shown so far; '' while a stop string or a UTF-8 character is incomplete. */
   text: string;
+  /** The token chosen at this step. */
   tokenId: number;
   /** Which prompt of a batch this token belongs to (0 for a single prompt). */
   sequenceIndex: number;
@@ -100,6 +107,7 @@ export interface StreamChunk {
  * Awaiting `result` without iterating consumes the stream.
  */
 export interface GenerationStream<R> extends AsyncIterable<StreamChunk> {
+  /** The result once generation ended (after the last chunk); rejects with the error that ended it. */
   readonly result: Promise<R>;
 }
 

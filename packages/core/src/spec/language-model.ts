@@ -33,6 +33,7 @@ export interface LanguageModel {
    * ```
    */
   generate(input: Prompt, options?: GenerateOptions): Promise<GenerationResult>;
+  /** Generates a continuation of each prompt of a batch, run together; one result per prompt, in order. */
   generate(input: readonly Prompt[], options?: GenerateOptions): Promise<GenerationResult[]>;
 
   /**
@@ -47,6 +48,10 @@ export interface LanguageModel {
    * ```
    */
   stream(input: Prompt, options?: GenerateOptions): GenerationStream<GenerationResult>;
+  /**
+   * Streams the continuations of a batch: chunks of every prompt, each with its `sequenceIndex`;
+   * `result` has one entry per prompt, in order.
+   */
   stream(input: readonly Prompt[], options?: GenerateOptions): GenerationStream<GenerationResult[]>;
 
   /** Renders chat messages with the model's chat template, as the model will see them. */
@@ -90,7 +95,7 @@ export interface LanguageModel {
   /** A new {@link Chat} on this model. */
   createChat(options?: ChatOptions): Chat;
 
-  /** A chat from `chat.save()` bytes (its messages and its sequence), checked like {@link restoreSequence}. */
+  /** A chat from `chat.save()` bytes (its messages and its sequence), checked like {@link LanguageModel.restoreSequence}. */
   restoreChat(snapshot: Uint8Array, options?: Omit<ChatOptions, 'system' | 'messages'>): Promise<Chat>;
 
   /** Frees the model once running calls finish. Later calls throw SlmkitError 'DISPOSED'. */

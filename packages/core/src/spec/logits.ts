@@ -2,6 +2,7 @@
 export interface LogitsContext {
   /** Index of the sequence in a batch (0 for a single prompt). */
   readonly sequenceIndex: number;
+  /** Token ids of this sequence's prompt, as fed (template applied). */
   readonly promptTokenIds: readonly number[];
   /** Tokens generated so far for this sequence (the ones accepted, in order). */
   readonly generatedTokenIds: readonly number[];
@@ -27,6 +28,7 @@ export interface LogitsContext {
  * ```
  */
 export interface LogitsStage {
+  /** Changes the next-token logits in place (one value per vocabulary entry); `-Infinity` bans a token. */
   process(logits: Float32Array, context: LogitsContext): void;
   /** The token chosen after `process`. */
   accept?(tokenId: number, context: LogitsContext): void;

@@ -4,8 +4,8 @@ import { SlmkitError } from './errors.js';
  * Where downloaded model files live: a directory on node, the Cache API or OPFS in a browser.
  * Keys are `/`-separated relative paths chosen by the caller (e.g. `org/name/main/onnx/model.onnx`).
  *
- * The contract that keeps a cache honest: a key is only ever visible through {@link stat} and
- * {@link read} once its writer was committed, so a half-written file is never served as complete.
+ * The contract that keeps a cache honest: a key is only ever visible through {@link ModelStorage.stat}
+ * and {@link ModelStorage.read} once its writer was committed, so a half-written file is never served as complete.
  */
 export interface ModelStorage {
   /** Size of a complete stored file, or undefined when absent. */
@@ -34,6 +34,7 @@ export interface ModelStorage {
 export interface StorageWriter {
   /** Bytes already written (from an earlier attempt when resuming). */
   readonly offset: number;
+  /** Appends `chunk` after the bytes written so far. */
   write(chunk: Uint8Array): Promise<void>;
   /** Makes the file visible as complete, atomically. */
   commit(): Promise<void>;

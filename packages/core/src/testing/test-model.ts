@@ -147,7 +147,8 @@ function forwardPass(s: TestModelSpec): LlamaForward {
     },
     (name, dims) => {
       const entry = entries.get(name);
-      if (!entry || entry.dims.join() !== dims.join()) throw new Error(`test model: no weight ${name} [${dims}]`);
+      if (!entry || entry.dims.join() !== dims.join())
+        throw new Error(`test model: no weight ${name} [${dims}]`);
       return entry.values;
     },
   );
