@@ -21,8 +21,11 @@ export interface NodeSourceDefaultsOptions {
 
 /** What {@link nodeSourceDefaults} resolves, ready to spread into `openRemoteSource` options. */
 export interface NodeSourceDefaults {
+  /** The file-system cache in `cacheDir`, reusing files of the Hugging Face hub cache unless `hfHubCache: false`. */
   storage: ModelStorage;
+  /** The hub endpoint, without a trailing `/`. */
   endpoint: string;
+  /** The access token, or undefined when none is set. */
   token: string | undefined;
   /** False when `HF_HUB_OFFLINE` is set to a true value (`1`, `true`, `yes`, `on`). */
   allowRemote: boolean;

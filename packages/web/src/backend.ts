@@ -69,6 +69,7 @@ export interface WebRuntimeInfo {
 
 /** The onnxruntime-web backend, with {@link WebRuntimeInfo} about what it chose. */
 export interface WebBackend extends Backend {
+  /** What the runtime uses now (execution provider, threads); a new object each call. */
   runtimeInfo(): WebRuntimeInfo;
 }
 

@@ -33,7 +33,7 @@ export function resolveWebStorage(choice: WebStorageChoice = 'cache'): ModelStor
  * @param source an http(s) base URL of a model folder (`https://host/models/SmolLM2-135M/`, or a
  *   path on the page's own server such as `/models/SmolLM2-135M/` or `./models/x/`), a hub
  *   repository id (`onnx-community/SmolLM2-135M-Instruct`), files the user picked, or any
- *   {@link ModelSourceReader}. URLs and hub ids are downloaded once into `storage` and served from it
+ *   `ModelSourceReader`. URLs and hub ids are downloaded once into `storage` and served from it
  *   afterwards.
  * @example
  * ```ts

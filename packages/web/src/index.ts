@@ -1,6 +1,11 @@
 export * from '@slmkit/core';
 export * from './backend.js';
-export * from './create-model.js';
+export {
+  createModel,
+  resolveWebStorage,
+  type WebCreateModelOptions,
+  type WebStorageChoice,
+} from './create-model.js';
 export * from './local-files.js';
 export {
   type BrowserModelStorage,

@@ -49,7 +49,7 @@ export interface FetchFilesOptions {
 }
 
 /**
- * A remote model repository mirrored into a {@link ModelStorage}. Call {@link fetchFiles} once
+ * A remote model repository mirrored into a {@link ModelStorage}. Call {@link RemoteModelSource.fetchFiles} once
  * with every file a load needs; afterwards `readText`, `modelFile` and `listModelFiles` serve
  * from storage.
  */

@@ -5,16 +5,18 @@ import { type ModelStorage, SlmkitError } from '@slmkit/core';
 import { type ReadableStorageWriter, splitStorageKey } from '@slmkit/core/backend';
 import { acquireFileLock, type FileLock } from './lock.js';
 
-/** A {@link ModelStorage} in a directory; `dir` is where its files are. */
+/** A `ModelStorage` in a directory; `dir` is where its files are. */
 export interface FsStorage extends ModelStorage {
+  /** The storage's directory, as an absolute path. */
   readonly dir: string;
   /** The file-system path a key maps to (whether or not the file exists). */
   pathOf(key: string): string;
+  /** The file-system path of a complete stored file, or undefined when absent (onnxruntime opens it directly). */
   localPath(key: string): string | undefined;
 }
 
 /**
- * A {@link ModelStorage} over a directory: key `a/b/c` is the file `${dir}/a/b/c`.
+ * A `ModelStorage` over a directory: key `a/b/c` is the file `${dir}/a/b/c`.
  *
  * Writes go to `${file}.partial` (kept after an interruption, so a download can resume) under an
  * exclusive `${file}.lock`, so concurrent writers of one key — in this process or others — take

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { link, open, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 
-/** A held lock file; {@link release} removes it. */
+/** A held lock file; {@link FileLock.release} removes it. */
 export interface FileLock {
+  /** Removes the lock file if this holder still owns it (it may have been taken over as stale). Safe to call twice. */
   release(): Promise<void>;
 }
 

@@ -2,7 +2,7 @@ import { type ModelStorage, SlmkitError } from '@slmkit/core';
 import { type ReadableStorageWriter, splitStorageKey } from '@slmkit/core/backend';
 import { sha256Hex, storageError } from './errors.js';
 
-/** A browser {@link ModelStorage} that can also forget everything it holds. */
+/** A browser `ModelStorage` that can also forget everything it holds. */
 export interface BrowserModelStorage extends ModelStorage {
   /** Deletes every stored file (complete and partial). */
   clear(): Promise<void>;
@@ -19,7 +19,7 @@ const HASH_HEADER = 'x-slmkit-sha256';
 const ORIGIN = 'https://slmkit.invalid/';
 
 /**
- * A {@link ModelStorage} in the Cache API (`caches.open(cacheName)`), available in pages and workers.
+ * A `ModelStorage` in the Cache API (`caches.open(cacheName)`), available in pages and workers.
  *
  * A file becomes visible only through one `cache.put()` of its complete bytes, which the browser
  * applies atomically, with its size and sha256 as headers; an entry without them, or whose bytes no

@@ -13,7 +13,7 @@ type Dir = FileSystemDirectoryHandle;
 type MovableFile = FileSystemFileHandle & { move?(parent: Dir, name: string): Promise<void> };
 
 /**
- * A {@link ModelStorage} in the origin private file system (`navigator.storage.getDirectory()`).
+ * A `ModelStorage` in the origin private file system (`navigator.storage.getDirectory()`).
  * Suits large models better than the Cache API: files are read without a network-style response.
  *
  * Writes go to `partial/<key>` and `commit()` moves the file to `files/<key>` (where `move()` is

@@ -48,6 +48,7 @@ export interface WorkerModelOptions extends WorkerLoadOptions {
 export interface WorkerLike {
   /** Posts a request; `transfer` moves buffers (snapshot bytes the page made) instead of copying them. */
   postMessage(message: unknown, transfer?: Transferable[]): void;
+  /** Listens for replies (`message`) and for the worker failing (`error`, `messageerror`). */
   addEventListener(type: string, listener: (event: Event) => void): void;
 }
 
@@ -249,7 +250,7 @@ class WorkerSequence implements Sequence {
 }
 
 /**
- * A {@link LanguageModel} running inside a dedicated Worker, driven from the page: the whole
+ * A `LanguageModel` running inside a dedicated Worker, driven from the page: the whole
  * interface, with the behaviour of the in-process model. The worker's backend does the work, so the
  * page's main thread stays free.
  *
@@ -260,12 +261,12 @@ class WorkerSequence implements Sequence {
  * - Sequences live in the worker, with their KV cache; the page holds a proxy whose `tokenIds` is
  *   updated by every call that changes it (a stream with `{ sequence }` once it ends, however it
  *   ends; `truncate`; restore). `save()` moves the snapshot bytes to the page.
- * - `createChat` / `restoreChat` are core's {@link ChatSession} over this model: the conversation is
+ * - `createChat` / `restoreChat` are core's `ChatSession` over this model: the conversation is
  *   kept on the page, its sequence in the worker.
  * - `cachePrefix` prefills in the worker; with `persist`, the prefix is saved in the worker's storage
  *   (the Cache API or OPFS of the origin) and a later page load finds it there.
  *
- * Errors arrive as {@link SlmkitError} with their original code.
+ * Errors arrive as `SlmkitError` with their original code.
  */
 export class WorkerLanguageModel implements LanguageModel {
   private disposed = false;
@@ -294,6 +295,7 @@ export class WorkerLanguageModel implements LanguageModel {
 
   /** Generates a continuation (see `LanguageModel.generate`), in the worker. */
   generate(input: Prompt, options?: GenerateOptions): Promise<GenerationResult>;
+  /** Generates a continuation of each prompt of a batch, in the worker; one result per prompt, in order. */
   generate(input: readonly Prompt[], options?: GenerateOptions): Promise<GenerationResult[]>;
   async generate(
     input: Prompt | readonly Prompt[],
@@ -309,6 +311,7 @@ export class WorkerLanguageModel implements LanguageModel {
    * sequence's token ids, also after a break, an abort or an error.
    */
   stream(input: Prompt, options?: GenerateOptions): GenerationStream<GenerationResult>;
+  /** Streams the continuations of a batch from the worker; chunks carry their `sequenceIndex`. */
   stream(input: readonly Prompt[], options?: GenerateOptions): GenerationStream<GenerationResult[]>;
   stream(
     input: Prompt | readonly Prompt[],
@@ -500,7 +503,7 @@ export class WorkerLanguageModel implements LanguageModel {
     return sequence;
   }
 
-  /** A new chat ({@link ChatSession} on the page, its sequence in the worker). */
+  /** A new chat (a `ChatSession` on the page, its sequence in the worker). */
   createChat(options: ChatOptions = {}): Chat {
     this.assertUsable();
     const sequence = this.createSequence();
@@ -541,7 +544,7 @@ export class WorkerLanguageModel implements LanguageModel {
 
 /**
  * Loads a model inside a dedicated module Worker that runs {@link serveModelWorker} (the bundle's
- * `worker.js` does), and returns a {@link WorkerLanguageModel}: the {@link LanguageModel} interface,
+ * `worker.js` does), and returns a {@link WorkerLanguageModel}: the `LanguageModel` interface,
  * chats, sequences and prefix caching included. The page's main thread stays free while the model
  * downloads, loads and generates. Downloads and prefixes saved with `cachePrefix(…, { persist: true })`
  * go to the worker's `storage` (default: the Cache API of the page's origin).

@@ -17,6 +17,7 @@ import {
 export interface WorkerScope {
   /** Posts a reply; `transfer` moves buffers (a saved snapshot's bytes) instead of copying them. */
   postMessage(message: unknown, transfer?: Transferable[]): void;
+  /** Where the page's requests arrive. */
   addEventListener(type: 'message', listener: (event: MessageEvent) => void): void;
 }
 
