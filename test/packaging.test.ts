@@ -67,3 +67,10 @@ describe('built packages', () => {
     expect(esm.trim()).toBe('function function');
   });
 });
+
+describe('API reports', () => {
+  it('api/*.api.md match the built declarations (after a change of the public surface: npm run build && npm run api)', async () => {
+    const { apiReport } = await import('../scripts/api-report.js');
+    expect(apiReport(true)).toEqual([]);
+  }, 120_000);
+});

@@ -4,5 +4,3 @@
  * Runtime, no files, no network), that behaves like any model `createModel` loads.
  */
 export { createTestModel, type TestModelOptions } from './testing/test-model.js';
-// The types its signature names, so this entry stands on its own.
-export type { LocalLanguageModel, PrefixCacheOption } from './index.js';
