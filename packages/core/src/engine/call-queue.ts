@@ -1,21 +1,46 @@
+import { SlmkitError } from '../spec/errors.js';
+
+/** The ABORTED error of `signal`: its own reason when that is one already. */
+export function abortedError(signal: AbortSignal, what = 'The call was aborted.'): SlmkitError {
+  const reason = signal.reason;
+  if (reason instanceof SlmkitError && reason.code === 'ABORTED') return reason;
+  return new SlmkitError('ABORTED', what, { cause: reason });
+}
+
 /** Runs async work one piece at a time, in call order (a model's calls share one session and its caches). */
 export class CallQueue {
   private tail: Promise<void> = Promise.resolve();
 
-  /** Waits for every earlier holder; the returned function lets the next one in. */
-  acquire(): Promise<() => void> {
+  /**
+   * Waits for every earlier holder; the returned function lets the next one in. With `signal`, a
+   * wait that is aborted rejects with ABORTED at once, and its turn is handed on when it comes.
+   */
+  acquire(signal?: AbortSignal): Promise<() => void> {
     let release!: () => void;
     const turn = new Promise<void>((resolve) => {
       release = resolve;
     });
     const ready = this.tail.then(() => release);
     this.tail = this.tail.then(() => turn);
-    return ready;
+    if (!signal) return ready;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        reject(abortedError(signal, 'The call was aborted while it waited for earlier calls.'));
+        void ready.then((handOn) => handOn());
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      void ready.then((own) => {
+        signal.removeEventListener('abort', onAbort);
+        // Aborted while waiting: the turn was handed on already.
+        if (!signal.aborted) resolve(own);
+      });
+    });
   }
 
-  /** Runs `work` in its turn. */
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    const release = await this.acquire();
+  /** Runs `work` in its turn (see {@link acquire} for `signal`). */
+  async run<T>(work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const release = await this.acquire(signal);
     try {
       return await work();
     } finally {

@@ -11,13 +11,20 @@ export interface StreamedRun<R> {
 }
 
 /**
+ * The streams of one model that hold its turn right now, so `dispose()` can end one that its caller
+ * stopped reading without leaving the loop (it would otherwise hold the model forever).
+ */
+export type OpenStreams = Set<AsyncGenerator<StreamChunk>>;
+
+/**
  * A {@link GenerationStream} over a run that starts when `open` is called, in the caller's turn of
  * the model's queue (`acquire`). Iterate it once; awaiting `result` alone consumes it; breaking
- * out of the loop ends the run with its results so far.
+ * out of the loop ends the run with its results so far. While it holds the turn it is in `open`.
  */
 export function queuedStream<R>(
   acquire: () => Promise<() => void>,
   open: () => Promise<StreamedRun<R>>,
+  openStreams?: OpenStreams,
 ): GenerationStream<R> {
   let resolveResult!: (r: R) => void;
   let rejectResult!: (e: unknown) => void;
@@ -28,11 +35,14 @@ export function queuedStream<R>(
   // Callers who only iterate must not see an unhandled rejection from the result they never read.
   result.catch(() => {});
   let started = false;
+  let self: AsyncGenerator<StreamChunk> | undefined;
   const chunks = async function* (): AsyncGenerator<StreamChunk> {
-    const release = await acquire();
+    let release: (() => void) | undefined;
     let run: StreamedRun<R> | undefined;
     let failed = false;
     try {
+      release = await acquire();
+      if (self) openStreams?.add(self);
       run = await open();
       yield* run.chunks();
     } catch (error) {
@@ -47,14 +57,16 @@ export function queuedStream<R>(
       } catch (error) {
         rejectResult(error);
       } finally {
-        release();
+        if (self) openStreams?.delete(self);
+        release?.();
       }
     }
   };
   const iterate = () => {
     if (started) throw new SlmkitError('INVALID_INPUT', 'A generation stream can be iterated only once.');
     started = true;
-    return chunks();
+    self = chunks();
+    return self;
   };
   return {
     [Symbol.asyncIterator]: iterate,

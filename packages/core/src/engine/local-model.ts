@@ -20,7 +20,7 @@ import type { Sequence } from '../spec/sequence.js';
 import type { ModelStorage } from '../spec/storage.js';
 import { CallQueue } from './call-queue.js';
 import { GenerationRun } from './generation-run.js';
-import { queuedStream, type StreamedRun } from './generation-stream.js';
+import { type OpenStreams, queuedStream, type StreamedRun } from './generation-stream.js';
 import { KvCache } from './kv-cache.js';
 import { commonPrefixLength, DEFAULT_PREFIX_CACHE_BYTES, PrefixCache } from './prefix-cache.js';
 import {
@@ -77,8 +77,10 @@ export class LocalLanguageModel implements LanguageModel {
   /** The model's tokenizer (tokenizer.json with tokenizer_config.json). */
   readonly tokenizer: TextTokenizer;
   private readonly queue = new CallQueue();
-  private disposed = false;
+  private disposing: Promise<void> | undefined;
   private released = false;
+  /** Streams holding the model's turn (see {@link dispose}). */
+  private readonly openStreams: OpenStreams = new Set();
   private readonly prefixes: PrefixCache;
   private readonly saved: SavedPrefixes | undefined;
   private readonly live = new Set<LocalSequence>();
@@ -158,7 +160,7 @@ export class LocalLanguageModel implements LanguageModel {
         close: (failed) => keep(run, failed),
       };
     };
-    return queuedStream(() => this.queue.acquire(), open);
+    return queuedStream(() => this.queue.acquire(resolved.signal), open, this.openStreams);
   }
 
   /** Renders chat messages with the model's chat template, as the model will see them. */
@@ -231,7 +233,7 @@ export class LocalLanguageModel implements LanguageModel {
         source,
         release: () => this.queue.run(async () => this.prefixes.unpin(pinned)),
       };
-    });
+    }, options.signal);
   }
 
   /** A new, empty sequence with its own KV cache (see {@link Sequence}). */
@@ -264,16 +266,23 @@ export class LocalLanguageModel implements LanguageModel {
     return restoreChatSession(this, snapshot, options);
   }
 
-  /** Frees the model's session, its sequences and the prefix cache once running calls finish. */
-  async dispose(): Promise<void> {
-    if (this.disposed) return;
-    this.disposed = true;
-    await this.queue.drain();
-    this.released = true;
-    this.prefixes.clear();
-    for (const sequence of this.live) sequence.releaseNow();
-    this.live.clear();
-    await this.parts.session.release();
+  /**
+   * Frees the model's session, its sequences and the prefix cache once running calls finish. A
+   * stream that holds the model but is no longer read (its caller neither reads it to the end nor
+   * leaves the loop) is ended (its result: what it generated, as 'cancelled'), so dispose never
+   * waits for a caller that went away. Calling it again returns the same promise.
+   */
+  dispose(): Promise<void> {
+    this.disposing ??= (async () => {
+      for (const stream of this.openStreams) void stream.return(undefined).catch(() => {});
+      await this.queue.drain();
+      this.released = true;
+      this.prefixes.clear();
+      for (const sequence of this.live) sequence.releaseNow();
+      this.live.clear();
+      await this.parts.session.release();
+    })();
+    return this.disposing;
   }
 
   /**
@@ -361,7 +370,7 @@ export class LocalLanguageModel implements LanguageModel {
   }
 
   private assertUsable(): void {
-    if (this.disposed)
+    if (this.disposing)
       throw new SlmkitError('DISPOSED', 'This model was disposed; create a new one with createModel().');
   }
 }
