@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LogitKernels } from '../../packages/core/src/logits/kernels/logit-kernels.js';
 import { createRng } from '../../packages/core/src/logits/rng.js';
 import { argmax, topIndices } from '../../packages/core/src/logits/sampler.js';
@@ -90,5 +90,87 @@ describe('logit kernels (WebAssembly SIMD)', () => {
         expect(values, `length ${row.length}, top ${count}`).toEqual(slowTop(row, count).map((i) => row[i]));
       }
     }
+  });
+});
+
+describe('logit kernels without their memory (out of address space)', () => {
+  const outOfMemory = () => new RangeError('WebAssembly.Memory(): could not allocate memory');
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.resetModules();
+  });
+
+  it('the memory is sized to the row, and cannot grow past it', () => {
+    const made: WebAssembly.Memory[] = [];
+    const kernels = LogitKernels.create({
+      memory: (pages) => {
+        made.push(new WebAssembly.Memory({ initial: pages, maximum: pages }));
+        return made[made.length - 1];
+      },
+    })!;
+    const row = rows(createRng(4)).find((r) => r.length === 151936)!;
+    expect(kernels.load(row)).toBe(true);
+    expect(kernels.argmax()).toBe(slowArgmax(row));
+    // The row, its block maxima and room for every index: 1.2 MB, 19 pages.
+    expect(made.map((m) => m.buffer.byteLength / 65536)).toEqual([19]);
+    // A shorter row reuses it; a longer one gets a new one.
+    expect(kernels.load(row.subarray(0, 32000))).toBe(true);
+    expect(made).toHaveLength(1);
+    expect(kernels.load(new Float32Array(262144))).toBe(true);
+    expect(made.map((m) => m.buffer.byteLength / 65536)).toEqual([19, 33]);
+  });
+
+  it('a memory the engine refuses: load declines, and is not tried again for that length', () => {
+    let asked = 0;
+    const kernels = LogitKernels.create({
+      memory: () => {
+        asked++;
+        throw outOfMemory();
+      },
+    })!;
+    const row = new Float32Array(32000).fill(1);
+    for (let i = 0; i < 50; i++) expect(kernels.load(row)).toBe(false);
+    expect(kernels.load(new Float32Array(64000))).toBe(false);
+    expect(asked).toBe(1);
+  });
+
+  it('a longer row the engine refuses memory for: shorter rows keep the kernels', () => {
+    let asked = 0;
+    const kernels = LogitKernels.create({
+      memory: (pages) => {
+        asked++;
+        if (pages > 8) throw outOfMemory();
+        return new WebAssembly.Memory({ initial: pages, maximum: pages });
+      },
+    })!;
+    const short = rows(createRng(5)).find((r) => r.length === 32000)!;
+    expect(kernels.load(short)).toBe(true);
+    expect(kernels.load(new Float32Array(151936))).toBe(false);
+    expect(kernels.load(new Float32Array(151936))).toBe(false);
+    expect(kernels.load(short)).toBe(true);
+    expect(kernels.argmax()).toBe(slowArgmax(short));
+    expect(asked).toBe(2);
+  });
+
+  it('argmax and topIndices fall back to the plain loops, equal to the plain definitions, trying once', async () => {
+    // What V8 with its trap handler does under `ulimit -v` 8 GB: every wasm32 memory reserves 10 GiB.
+    const instance = vi.spyOn(WebAssembly, 'Instance').mockImplementation(() => {
+      throw new RangeError(
+        'WebAssembly.Instance(): Out of memory: Cannot allocate Wasm memory for new instance',
+      );
+    });
+    vi.resetModules();
+    const sampler = await import('../../packages/core/src/logits/sampler.js');
+    for (const row of rows(createRng(6))) {
+      expect(sampler.argmax(row), `length ${row.length}`).toBe(slowArgmax(row));
+      for (const count of [1, 5, 50]) {
+        if (count > row.length || slowTop(row, count).length < count) continue;
+        const out = new Int32Array(count);
+        sampler.topIndices(row, count, out);
+        const values = Array.from(out, (i) => row[i]);
+        expect(values, `length ${row.length}, top ${count}`).toEqual(slowTop(row, count).map((i) => row[i]));
+      }
+    }
+    expect(instance).toHaveBeenCalledTimes(1);
   });
 });

@@ -20,6 +20,11 @@ export interface HubServerOptions {
   tokens?: Record<string, string>;
   /** Bytes per body write (default 16 KiB), so faults can cut a body in the middle. */
   chunkSize?: number;
+  /**
+   * `false` serves no model-info API (`/api/models/...` answers a plain 404, like an unknown
+   * route), as a mirror that serves only `resolve/` does. Default true.
+   */
+  serveApi?: boolean;
 }
 
 /** A failure to inject. */
@@ -335,7 +340,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     if (req.method === 'OPTIONS') return answerPreflight(res, 'Authorization, Range, Accept-Encoding');
-    if (path.startsWith('/api/models/')) {
+    if (path.startsWith('/api/models/') && options.serveApi !== false) {
       const entry = log('hub', req);
       const rest = path.slice('/api/models/'.length);
       const at = rest.indexOf('/revision/');

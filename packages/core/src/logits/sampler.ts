@@ -17,19 +17,20 @@ export interface SamplingParams {
 const KERNEL_MIN_LENGTH = 2048;
 
 let kernels: LogitKernels | null | undefined;
-/** The SIMD kernels, created on first use; undefined where WebAssembly SIMD is unavailable. */
-function simdKernels(): LogitKernels | undefined {
+/**
+ * The SIMD kernels (created on first use) with `values` loaded; undefined where WebAssembly SIMD is
+ * unavailable or its memory cannot be had (out of address space: the kernels remember that and
+ * decline at once from then on), and the callers use their plain loops.
+ */
+function simdKernels(values: Float32Array): LogitKernels | undefined {
   if (kernels === undefined) kernels = LogitKernels.create() ?? null;
-  return kernels ?? undefined;
+  return kernels?.load(values) ? kernels : undefined;
 }
 
 /** Index of the largest value (the first one on ties; NaN is never the largest; 0 when there is none). */
 export function argmax(values: Float32Array): number {
-  const simd = values.length >= KERNEL_MIN_LENGTH ? simdKernels() : undefined;
-  if (simd) {
-    simd.load(values);
-    return simd.argmax();
-  }
+  const simd = values.length >= KERNEL_MIN_LENGTH ? simdKernels(values) : undefined;
+  if (simd) return simd.argmax();
   let best = 0;
   let bestValue = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < values.length; i++) {
@@ -51,10 +52,11 @@ export function argmax(values: Float32Array): number {
  */
 export function topIndices(values: Float32Array, count: number, out: Int32Array): void {
   const simd =
-    values.length >= KERNEL_MIN_LENGTH && count * KERNEL_BLOCK <= values.length ? simdKernels() : undefined;
+    values.length >= KERNEL_MIN_LENGTH && count * KERNEL_BLOCK <= values.length
+      ? simdKernels(values)
+      : undefined;
   let candidates: Int32Array | undefined;
   if (simd) {
-    simd.load(values);
     const maxima = simd.blockMaxima();
     heapTopIndices(maxima, undefined, count, out);
     const atLeast = simd.indicesAtLeast(maxima[out[count - 1]]);

@@ -30,6 +30,12 @@ export interface RemoteSourceOptions {
   allowRemote?: boolean;
   /** Aborts every request of this source. */
   signal?: AbortSignal;
+  /**
+   * Receives diagnostic messages about how files are found, e.g. that a hub endpoint (a mirror)
+   * serves no file list for the repository, so the listing was skipped and each file is resolved
+   * directly. Nothing is printed when it is not given.
+   */
+  onDebug?: (message: string) => void;
 }
 
 /** One file asked of {@link RemoteModelSource.fetchFiles}. */

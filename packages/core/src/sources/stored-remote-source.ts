@@ -4,7 +4,7 @@ import type { ModelStorage } from '../spec/storage.js';
 import { downloadFile, type ExpectedFile } from './download.js';
 import { MODEL_DTYPES, missingVariantError, onnxFileForDtype } from './dtype.js';
 import { contentLength, type HttpContext, htmlPageError, httpRequest, statusError } from './http.js';
-import { fetchHubListing, type HubListing } from './hub-api.js';
+import { fetchHubListing, type HubListing, type HubListingGap } from './hub-api.js';
 import { checkRepoPath, type RepoLocation, storageKey, storagePrefix } from './keys.js';
 import { type FileInfo, readManifest, type SourceManifest, writeManifest } from './manifest.js';
 import type { LoadProgress } from './progress.js';
@@ -39,8 +39,12 @@ export class StoredRemoteSource implements RemoteModelSource {
   private readonly storage: ModelStorage;
   private readonly allowRemote: boolean;
   private readonly signal?: AbortSignal;
+  private readonly onDebug?: (message: string) => void;
   private manifest?: SourceManifest;
-  private listing?: Promise<HubListing>;
+  /** The hub's file list; undefined when the endpoint has none (see {@link listingGap}). */
+  private listing?: Promise<HubListing | undefined>;
+  /** Why the endpoint gave no file list (a mirror without the model-info API): files are probed. */
+  private listingGap?: HubListingGap;
 
   constructor(
     private readonly repo: RepoLocation,
@@ -53,6 +57,7 @@ export class StoredRemoteSource implements RemoteModelSource {
     this.storage = options.storage;
     this.allowRemote = options.allowRemote ?? true;
     this.signal = options.signal;
+    this.onDebug = options.onDebug;
   }
 
   async fetchFiles(files: readonly FetchFileRequest[], options: FetchFilesOptions = {}): Promise<void> {
@@ -103,10 +108,10 @@ export class StoredRemoteSource implements RemoteModelSource {
         const missing = pending().filter((e) => !e.optional);
         if (missing.length > 0) throw this.offlineError(missing.map((e) => e.path));
         for (const entry of pending()) entries.delete(entry.path);
-      } else if (this.repo.kind === 'hub') {
-        await this.planFromListing(entries, undiscovered, add, signal);
       } else {
-        await this.planFromProbes(entries, undiscovered, add, signal);
+        const listing = this.repo.kind === 'hub' ? await this.getListing(signal) : undefined;
+        if (listing) await this.planFromListing(listing, entries, undiscovered, add);
+        else await this.planFromProbes(entries, undiscovered, add, signal);
       }
     }
 
@@ -185,7 +190,7 @@ export class StoredRemoteSource implements RemoteModelSource {
     const manifest = await this.getManifest();
     let listing = manifest.listing;
     if (!listing && this.allowRemote && this.repo.kind === 'hub') {
-      listing = (await this.getListing(this.signal)).files;
+      listing = (await this.getListing(this.signal))?.files;
     }
     if (listing) return Object.keys(listing).filter(isOnnxVariant).sort();
     const candidates = new Set([
@@ -207,12 +212,11 @@ export class StoredRemoteSource implements RemoteModelSource {
   // --- planning -----------------------------------------------------------------------------
 
   private async planFromListing(
+    listing: HubListing,
     entries: Map<string, Entry>,
     undiscovered: string[],
     add: (path: string, optional: boolean) => Promise<void>,
-    signal?: AbortSignal,
   ): Promise<void> {
-    const listing = await this.getListing(signal);
     for (const onnx of undiscovered) {
       if (listing.files[onnx]) for (const path of dataFilesIn(listing.files, onnx)) await add(path, false);
     }
@@ -234,6 +238,10 @@ export class StoredRemoteSource implements RemoteModelSource {
     }
   }
 
+  /**
+   * Plans from a HEAD request per file (size and sha256 from the response headers where the server
+   * sends them): for URL sources, and for a hub endpoint that gave no file list (a mirror).
+   */
   private async planFromProbes(
     entries: Map<string, Entry>,
     undiscovered: string[],
@@ -241,18 +249,33 @@ export class StoredRemoteSource implements RemoteModelSource {
     signal?: AbortSignal,
   ): Promise<void> {
     const manifest = await this.getManifest();
+    // One HEAD per file, also for a data shard found while looking for the shards.
+    const probes = new Map<string, Promise<ExpectedFile | undefined>>();
+    const probe = (path: string) => {
+      let result = probes.get(path);
+      if (!result) {
+        result = this.probe(path, signal);
+        probes.set(path, result);
+      }
+      return result;
+    };
     for (const onnx of undiscovered) {
       const data = await dataShards(
         onnx,
         async (path) =>
-          (await this.storage.stat(this.key(path))) !== undefined ||
-          (await this.probe(path, signal)) !== undefined,
+          (await this.storage.stat(this.key(path))) !== undefined || (await probe(path)) !== undefined,
       );
       manifest.dataFiles[onnx] = data;
       for (const path of data) await add(path, false);
     }
     const toProbe = [...entries.values()].filter((e) => !e.cached);
-    const results = await Promise.all(toProbe.map((e) => this.probe(e.path, signal)));
+    const results = await Promise.all(toProbe.map((e) => probe(e.path)));
+    // No file list and not even the first required file (one in storage proves the repository):
+    // the repository (or the revision) is not there.
+    const first = toProbe.indexOf([...entries.values()].find((e) => !e.optional) as Entry);
+    if (this.listingGap && first >= 0 && !results[first]) {
+      throw this.repositoryMissingError(this.listingGap, toProbe[first].path);
+    }
     for (let i = 0; i < toProbe.length; i++) {
       const entry = toProbe[i];
       const info = results[i];
@@ -364,11 +387,23 @@ export class StoredRemoteSource implements RemoteModelSource {
     return this.manifest;
   }
 
-  private getListing(signal?: AbortSignal): Promise<HubListing> {
+  /**
+   * The hub's file list for the revision (one request per source), or undefined when the endpoint
+   * has none to give (a mirror that serves `resolve/` but not the API): the files are then probed.
+   */
+  private getListing(signal?: AbortSignal): Promise<HubListing | undefined> {
     if (this.repo.kind !== 'hub') throw new Error('unreachable: listing of a URL source');
     const repo = this.repo;
     this.listing ??= fetchHubListing(this.http, this.endpoint, repo.repo, repo.revision, signal).then(
-      async (listing) => {
+      async (result) => {
+        if ('gap' in result) {
+          this.listingGap = result.gap;
+          this.onDebug?.(
+            `${this.location}: the endpoint gave no file list (${result.gap.reason} from ${result.gap.url}), so the listing was skipped; each file is resolved directly under ${this.endpoint}/${repo.repo}/resolve/${encodeURIComponent(this.manifest?.commit ?? repo.revision)}/, with its size and sha256 from the response headers where the server sends them.`,
+          );
+          return undefined;
+        }
+        const listing = result;
         const manifest = await this.getManifest();
         if (
           manifest.commit !== undefined &&
@@ -390,6 +425,16 @@ export class StoredRemoteSource implements RemoteModelSource {
       },
     );
     return this.listing;
+  }
+
+  /** NOT_FOUND for a hub repository whose file list and first required file were both not found. */
+  private repositoryMissingError(gap: HubListingGap, path: string): SlmkitError {
+    if (this.repo.kind !== 'hub') throw new Error('unreachable: repository of a URL source');
+    const { repo, revision } = this.repo;
+    return new SlmkitError(
+      'NOT_FOUND',
+      `The model repository ${repo} (revision ${revision}) was not found at ${this.endpoint}: neither its file list (${gap.reason} from ${gap.url}) nor ${path} (${this.url(path)}) is there. Check the repository id, the revision and the endpoint.`,
+    );
   }
 
   private async missingFileError(path: string, listing?: string[]): Promise<SlmkitError> {

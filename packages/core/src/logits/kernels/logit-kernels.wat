@@ -1,8 +1,10 @@
 ;; SIMD scans over a row of float32 logits, for the sampler (see logit-kernels.ts).
 ;; The caller copies the row to address 0; every function takes its length n.
-;; Compiled by scripts/build-kernels.mjs into logit-kernels-wasm.ts (committed; a test checks they match).
+;; Compiled by scripts/build-kernels.ts into logit-kernels-wasm.ts (committed; a test checks they match).
 (module
-  (memory (export "memory") 1)
+  ;; The memory comes from the caller, sized to the row (its initial size is also its maximum), so an
+  ;; engine that reserves a memory's maximum up front reserves what the vocabulary needs, not 4 GiB.
+  (import "env" "memory" (memory 1))
 
   ;; Of two (value, index) lane sets, the larger value per lane; on equal values the smaller index.
   (func $better (param $va v128) (param $ia v128) (param $vb v128) (param $ib v128) (result v128)
