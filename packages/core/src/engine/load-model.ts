@@ -78,7 +78,7 @@ export async function createModelFromSource(
   options: CreateModelOptions,
 ): Promise<LocalLanguageModel> {
   if (typeof source !== 'string') return loadModel(source, options);
-  const { storage, revision, endpoint, token, fetch, allowRemote, signal } = options;
+  const { storage, revision, endpoint, token, fetch, allowRemote, signal, onDebug } = options;
   if (!storage) {
     throw new SlmkitError(
       'INVALID_OPTION',
@@ -93,6 +93,7 @@ export async function createModelFromSource(
     fetch,
     allowRemote,
     signal,
+    onDebug,
   });
   await remote.fetchFiles([...MODEL_TEXT_FILES, { path: modelPathOf(options) }], {
     onProgress: options.onProgress,

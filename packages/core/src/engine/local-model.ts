@@ -79,7 +79,7 @@ export class LocalLanguageModel implements LanguageModel {
   private readonly queue = new CallQueue();
   private disposing: Promise<void> | undefined;
   private released = false;
-  /** Streams holding the model's turn (see {@link dispose}). */
+  /** Streams holding the model's turn (see {@link LocalLanguageModel.dispose}). */
   private readonly openStreams: OpenStreams = new Set();
   private readonly prefixes: PrefixCache;
   private readonly saved: SavedPrefixes | undefined;
