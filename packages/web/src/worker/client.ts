@@ -21,6 +21,7 @@ import { checkSequenceOption, isMessageList, resolveGenerateOptions } from '@slm
 import type { WebRuntimeInfo } from '../backend.js';
 import { resolveRelativeUrl } from '../create-model.js';
 import type { PickedFiles } from '../local-files.js';
+import { Connection, type WorkerLike } from './connection.js';
 import {
   type DistributiveOmit,
   isProtocolMessage,
@@ -33,6 +34,9 @@ import {
   type SequenceState,
   type WorkerLoadOptions,
 } from './protocol.js';
+import { type SequenceHost, WorkerSequence } from './worker-sequence.js';
+
+export type { WorkerLike } from './connection.js';
 
 /** Options of {@link createWorkerModel}. */
 export interface WorkerModelOptions extends WorkerLoadOptions {
@@ -42,211 +46,6 @@ export interface WorkerModelOptions extends WorkerLoadOptions {
   onWarning?: (message: string) => void;
   /** Aborts the load (SlmkitError `ABORTED`). */
   signal?: AbortSignal;
-}
-
-/** The part of `Worker` slmkit uses (a `MessagePort` works too). */
-export interface WorkerLike {
-  /** Posts a request; `transfer` moves buffers (snapshot bytes the page made) instead of copying them. */
-  postMessage(message: unknown, transfer?: Transferable[]): void;
-  /** Listens for replies (`message`) and for the worker failing (`error`, `messageerror`). */
-  addEventListener(type: string, listener: (event: Event) => void): void;
-}
-
-type Handler = (reply: Reply) => void;
-
-/** Options of one {@link Connection.call}. */
-interface CallOptions {
-  /** Aborts the request: the worker is told, and the promise rejects with ABORTED. */
-  signal?: AbortSignal;
-  /** Sees progress, warnings and chunks. */
-  onEvent?: Handler;
-  /** Buffers moved to the worker with the request. */
-  transfer?: Transferable[];
-  /**
-   * After an abort, settle with the worker's reply instead of at once: the request is over only when
-   * the worker says so (it reports the sequence's token ids, or keeps or frees what it made).
-   */
-  settleInWorker?: boolean;
-}
-
-/** Request/reply plumbing over one worker. */
-class Connection {
-  private nextId = 1;
-  private readonly handlers = new Map<number, Handler>();
-  private failure: Error | undefined;
-  /** Sees the sequence states of every final reply, before its request settles. */
-  onSequences: ((states: readonly SequenceState[]) => void) | undefined;
-
-  constructor(private readonly worker: WorkerLike) {
-    worker.addEventListener('message', (event) => {
-      const reply = (event as MessageEvent).data;
-      if (!isProtocolMessage<Reply>(reply)) return;
-      if ((reply.kind === 'done' || reply.kind === 'error') && reply.sequences)
-        this.onSequences?.(reply.sequences);
-      this.handlers.get(reply.id)?.(reply);
-    });
-    const fail = (event: Event) => {
-      const detail = (event as ErrorEvent).message;
-      this.failure = new SlmkitError(
-        'RUNTIME_ERROR',
-        `The model worker failed${detail ? `: ${detail}` : ' (its script could not be loaded or threw at start)'}.`,
-      );
-      for (const [id, handler] of this.handlers) {
-        handler({
-          protocol: PROTOCOL,
-          id,
-          kind: 'error',
-          error: { name: 'SlmkitError', message: this.failure.message, code: 'RUNTIME_ERROR' },
-        });
-      }
-    };
-    worker.addEventListener('error', fail);
-    worker.addEventListener('messageerror', fail);
-  }
-
-  send(message: DistributiveOmit<Request, 'protocol'>, transfer: Transferable[] = []): void {
-    this.worker.postMessage({ protocol: PROTOCOL, ...message }, transfer);
-  }
-
-  /** Sends a request; the promise settles with the worker's done/error reply. */
-  call<T>(
-    message: DistributiveOmit<Request, 'protocol' | 'id'>,
-    options: CallOptions = {},
-  ): { id: number; promise: Promise<T> } {
-    const id = this.nextId++;
-    const { signal, onEvent, transfer, settleInWorker } = options;
-    const promise = new Promise<T>((resolve, reject) => {
-      if (this.failure) return reject(this.failure);
-      if (signal?.aborted) return reject(abortError(signal));
-      let aborted = false;
-      const finish = () => {
-        this.handlers.delete(id);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const onAbort = () => {
-        this.send({ id, kind: 'abort' });
-        aborted = true;
-        if (settleInWorker) return;
-        finish();
-        reject(abortError(signal!));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.handlers.set(id, (reply) => {
-        if (reply.kind === 'done') {
-          finish();
-          resolve(reply.value as T);
-        } else if (reply.kind === 'error') {
-          finish();
-          // The page's own abort reason, as when it rejects at once.
-          reject(aborted && reply.error.code === 'ABORTED' ? abortError(signal!) : reviveError(reply.error));
-        } else {
-          onEvent?.(reply);
-        }
-      });
-      this.send({ ...message, id } as DistributiveOmit<Request, 'protocol'>, transfer);
-    });
-    return { id, promise };
-  }
-}
-
-function abortError(signal: AbortSignal): SlmkitError {
-  const reason = signal.reason;
-  if (reason instanceof SlmkitError && reason.code === 'ABORTED') return reason;
-  return new SlmkitError('ABORTED', 'The operation was aborted.', { cause: reason });
-}
-
-/** What a {@link WorkerSequence} needs from its model. */
-interface SequenceHost {
-  readonly connection: Connection;
-  /** The model's live proxies by id; replies update their token ids through it. */
-  readonly live: Map<number, WorkerSequence>;
-  /** A fresh sequence id. */
-  nextId(): number;
-  /** Throws DISPOSED when the model was disposed. */
-  assertUsable(): void;
-}
-
-/**
- * The page's handle on a {@link Sequence} that lives in the worker (its KV cache is on the worker's
- * backend), named by an id. `tokenIds` is what the worker reported with the last reply that
- * changed it: a stream on the sequence (also a cancelled or failed one), `truncate`, a restore.
- */
-class WorkerSequence implements Sequence {
-  private tokens: readonly number[] = [];
-  private isDisposed = false;
-
-  constructor(
-    private readonly host: SequenceHost,
-    readonly id: number,
-  ) {
-    host.live.set(id, this);
-  }
-
-  get tokenIds(): readonly number[] {
-    return this.tokens;
-  }
-
-  get disposed(): boolean {
-    return this.isDisposed;
-  }
-
-  /** Whether this sequence belongs to `host`'s model. */
-  belongsTo(host: SequenceHost): boolean {
-    return this.host === host;
-  }
-
-  /** The tokens the worker's sequence now holds. */
-  update(tokenIds: readonly number[]): void {
-    this.tokens = Object.freeze([...tokenIds]);
-  }
-
-  async truncate(length: number): Promise<void> {
-    this.assertLive();
-    await this.host.connection.call<void>({ kind: 'truncate', sequence: this.id, length }).promise;
-  }
-
-  async fork(): Promise<Sequence> {
-    this.assertLive();
-    // Registered first: the fork's reply reports the copy's token ids.
-    const copy = new WorkerSequence(this.host, this.host.nextId());
-    try {
-      await this.host.connection.call<void>({ kind: 'fork', sequence: this.id, target: copy.id }).promise;
-    } catch (error) {
-      copy.forget();
-      throw error;
-    }
-    return copy;
-  }
-
-  /** The snapshot bytes, moved (not copied) from the worker. */
-  async save(): Promise<Uint8Array> {
-    this.assertLive();
-    return this.host.connection.call<Uint8Array>({ kind: 'save', sequence: this.id }).promise;
-  }
-
-  async dispose(): Promise<void> {
-    if (this.isDisposed) return;
-    this.forget();
-    // After any generation still running on it (the worker's sequence waits for it).
-    await this.host.connection.call<void>({ kind: 'disposeSequence', sequence: this.id }).promise;
-  }
-
-  /** Marks the proxy disposed without telling the worker (its sequence is gone or never was). */
-  forget(): void {
-    this.isDisposed = true;
-    this.host.live.delete(this.id);
-  }
-
-  /** Throws DISPOSED when the sequence or its model was disposed. */
-  assertLive(): void {
-    this.host.assertUsable();
-    if (this.isDisposed) {
-      throw new SlmkitError(
-        'DISPOSED',
-        'This sequence was disposed; create a new one with model.createSequence().',
-      );
-    }
-  }
 }
 
 /**
