@@ -4,6 +4,7 @@
  * loading over a backend, and the pieces of the download cache a storage implements.
  */
 
+export { abortedError } from './engine/call-queue.js';
 export {
   type CreateModelOptions,
   createModelFromSource,
