@@ -12,6 +12,18 @@ export interface NodeBackendOptions {
    * per-step garbage (the whole KV cache, every step) stays out of your application's heap, so
    * decoding speed does not depend on how much memory the rest of your app holds. 'main': in the
    * calling thread, as plain onnxruntime-node does (saves the 0.1–0.3 ms per step of messaging).
+   *
+   * With 'worker', `process.exit()` during a generation (also from a SIGINT handler) first waits
+   * for the run in progress on the thread to end, at most 60 s: onnxruntime-node aborts the whole
+   * process when a thread is stopped in the middle of a run. A decoding step takes milliseconds, a
+   * long prefill longer; the process then exits with the code you gave.
+   *
+   * If the thread dies (an error nothing on it caught, its heap out of memory), the model does not
+   * recover: every later call (generate, stream, and a sequence's truncate, fork or save) fails
+   * with SlmkitError 'RUNTIME_ERROR' saying so, and `dispose()` still resolves; load the model
+   * again. The thread is not restarted, because the KV caches of the model's sequences and of its
+   * prefix cache lived on it and are gone: a new thread would need the model loaded again anyway,
+   * and the model's sequences would be left without the state their token ids describe.
    */
   sessionThread?: 'worker' | 'main';
 }

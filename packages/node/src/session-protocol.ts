@@ -4,6 +4,23 @@ import type { HostTensor } from '@slmkit/core/backend';
 import type { InferenceSession as OrtSession } from 'onnxruntime-common';
 import type { OrtModelSource } from './load-ort-session.js';
 
+/**
+ * The exit guard a thread shares with the main thread (its `workerData`): an Int32Array over a
+ * SharedArrayBuffer of {@link EXIT_GUARD_SLOTS} slots. When the process exits during a native
+ * onnxruntime-node call on a worker thread, Node stops the thread's JavaScript while the call runs,
+ * and the call's result then cannot be turned into JavaScript values: onnxruntime-node throws a C++
+ * exception nothing catches and the whole process aborts (`terminate called after throwing an
+ * instance of 'Napi::Error'`, exit code 134). So the thread counts its native calls in
+ * {@link GUARD_BUSY} and starts none once {@link GUARD_EXITING} is set, and the main thread's
+ * process 'exit' hook sets it, then waits for the count to reach 0 before the process goes on to
+ * stop the thread. A few atomic operations per call (a fraction of a microsecond), no message.
+ */
+export const EXIT_GUARD_SLOTS = 2;
+/** Native onnxruntime-node calls (create, run, release) in progress on the thread. */
+export const GUARD_BUSY = 0;
+/** 1 once the process is exiting: the thread refuses new native calls. */
+export const GUARD_EXITING = 1;
+
 /** A tensor's data crossing the thread boundary (copied when it is a feed, moved when it is an output). */
 export type WireData = HostTensor;
 

@@ -4,21 +4,28 @@
  * megabytes onnxruntime-node allocates per run are collected by this thread's small heap instead
  * of the application's.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { SlmkitErrorCode } from '@slmkit/core';
 import * as ort from 'onnxruntime-node';
 import { loadOrtSession } from './load-ort-session.js';
-import type {
-  SessionCall,
-  SessionMessage,
-  SessionReply,
-  WireData,
-  WireRunResult,
-  WireSessionInfo,
+import {
+  EXIT_GUARD_SLOTS,
+  GUARD_BUSY,
+  GUARD_EXITING,
+  type SessionCall,
+  type SessionMessage,
+  type SessionReply,
+  type WireData,
+  type WireRunResult,
+  type WireSessionInfo,
 } from './session-protocol.js';
 
-if (!parentPort) throw new Error('session-worker.js runs as a worker thread of @slmkit/node.');
+if (!parentPort || !(workerData instanceof SharedArrayBuffer)) {
+  throw new Error('session-worker.js runs as a worker thread of @slmkit/node.');
+}
 const port = parentPort;
+/** Shared with the main thread's exit hook (see EXIT_GUARD_SLOTS in session-protocol.ts). */
+const guard = new Int32Array(workerData, 0, EXIT_GUARD_SLOTS);
 
 /** The data of a numeric tensor (every tensor a decoder graph has). */
 type NumericData = Exclude<ort.Tensor['data'], string[]>;
@@ -62,7 +69,7 @@ class Refusal extends Error {
 async function handle(request: SessionCall): Promise<[unknown, ArrayBuffer[]?]> {
   switch (request.op) {
     case 'create': {
-      session = await loadOrtSession(request.model, request.options);
+      session = await native(() => loadOrtSession(request.model, request.options));
       const info: WireSessionInfo = {
         inputNames: session.inputNames,
         outputNames: session.outputNames,
@@ -84,7 +91,7 @@ async function handle(request: SessionCall): Promise<[unknown, ArrayBuffer[]?]> 
         if (!tensor) throw new Refusal('INVALID_INPUT', `Input "${name}" was disposed and cannot be used.`);
         feeds[name] = tensor;
       }
-      const outputs = await current.run(feeds);
+      const outputs = await native(() => current.run(feeds));
       const kept = new Set(request.resident);
       const data: Record<string, WireData> = {};
       const resident: number[] = [];
@@ -113,10 +120,29 @@ async function handle(request: SessionCall): Promise<[unknown, ArrayBuffer[]?]> 
     }
     case 'release': {
       residentTensors.clear();
-      await session?.release();
+      const released = session;
       session = undefined;
+      if (released) await native(() => released.release());
       return [undefined];
     }
+  }
+}
+
+/**
+ * Runs a native onnxruntime-node call, counted in the exit guard so that the process does not exit
+ * in the middle of it; refused once the process is exiting. The count goes up before the flag is
+ * read and the main thread sets the flag before it reads the count, so one of them sees the other.
+ */
+async function native<T>(call: () => Promise<T>): Promise<T> {
+  Atomics.add(guard, GUARD_BUSY, 1);
+  try {
+    if (Atomics.load(guard, GUARD_EXITING) !== 0) {
+      throw new Refusal('RUNTIME_ERROR', 'The process is exiting: the session runs nothing more.');
+    }
+    return await call();
+  } finally {
+    Atomics.sub(guard, GUARD_BUSY, 1);
+    Atomics.notify(guard, GUARD_BUSY);
   }
 }
 

@@ -12,13 +12,16 @@ import {
   type TensorData,
 } from '@slmkit/core/backend';
 import type { InferenceSession as OrtSession } from 'onnxruntime-common';
-import type {
-  SessionCall,
-  SessionMessage,
-  SessionReply,
-  WireData,
-  WireRunResult,
-  WireSessionInfo,
+import {
+  EXIT_GUARD_SLOTS,
+  GUARD_BUSY,
+  GUARD_EXITING,
+  type SessionCall,
+  type SessionMessage,
+  type SessionReply,
+  type WireData,
+  type WireRunResult,
+  type WireSessionInfo,
 } from './session-protocol.js';
 
 /**
@@ -49,7 +52,12 @@ export async function createThreadedSession(
     return threadedSession(thread, info);
   } catch (error) {
     await thread.stop();
-    throw error;
+    if (!thread.dead) throw error;
+    throw new SlmkitError(
+      'RUNTIME_ERROR',
+      `The session thread (onnxruntime-node on a worker thread) ${thread.death} while it loaded ${model.name}.`,
+      { cause: error },
+    );
   }
 }
 
@@ -75,7 +83,11 @@ function threadedSession(thread: SessionThread, info: WireSessionInfo): Inferenc
         if (disposed.has(tensor)) {
           throw new SlmkitError('DISPOSED', `Output "${name}" was disposed and cannot be read.`);
         }
-        return (await thread.request({ op: 'read', handle })) as TensorData;
+        try {
+          return (await thread.request({ op: 'read', handle })) as TensorData;
+        } catch (error) {
+          throw runtimeFailure(`Reading output "${name}" from the session thread`, error);
+        }
       },
       dispose() {
         if (disposed.has(tensor)) return;
@@ -144,8 +156,11 @@ function threadedSession(thread: SessionThread, info: WireSessionInfo): Inferenc
       if (released) return;
       released = true;
       try {
-        // The thread frees every tensor it still holds along with the session.
-        await thread.request({ op: 'release' });
+        // The thread frees every tensor it still holds along with the session. A thread that died
+        // holds nothing any more: there is nothing left to release.
+        if (!thread.dead) await thread.request({ op: 'release' });
+      } catch (error) {
+        if (!thread.dead) throw runtimeFailure('Releasing the session', error);
       } finally {
         await thread.stop();
       }
@@ -153,23 +168,63 @@ function threadedSession(thread: SessionThread, info: WireSessionInfo): Inferenc
   };
 }
 
+/**
+ * Threads whose native calls the process must let finish before it exits (see EXIT_GUARD_SLOTS in
+ * session-protocol.ts), and the process 'exit' hook that waits for them, added with the first one.
+ */
+const guardedThreads = new Set<SessionThread>();
+let exitHooked = false;
+
+function guardExit(thread: SessionThread): void {
+  if (!exitHooked) {
+    exitHooked = true;
+    process.on('exit', () => {
+      const threads = [...guardedThreads];
+      // First every thread refuses new calls, then each one's call in progress is waited for.
+      for (const each of threads) each.closeForExit();
+      for (const each of threads) each.awaitNativeCalls();
+    });
+  }
+  guardedThreads.add(thread);
+}
+
+/**
+ * Longest a process exit waits for a native call in progress. A decoding step takes milliseconds; a
+ * long prefill of a large model on a CPU can take many seconds. The bound is for a thread that died
+ * in the middle of a call before this thread heard of it (its count never goes back to 0): the
+ * process then exits as it would without the wait.
+ */
+const EXIT_WAIT_MS = 60_000;
+
 /** One worker thread and the requests waiting for its answers. */
 class SessionThread {
   private readonly worker: Worker;
+  private readonly guard = new Int32Array(new SharedArrayBuffer(EXIT_GUARD_SLOTS * 4));
   private readonly pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
   private nextId = 1;
   private freed: number[] = [];
-  private stopped: Error | undefined;
+  /** Why the thread takes no more requests: released on purpose (DISPOSED) or it died (RUNTIME_ERROR). */
+  private stopped: SlmkitError | undefined;
+  private howItDied: string | undefined;
 
   constructor() {
-    this.worker = spawnWorker();
+    this.worker = spawnWorker(this.guard.buffer as SharedArrayBuffer);
+    guardExit(this);
     // An idle session must not keep the process alive; a request in flight does.
     this.worker.unref();
     this.worker.on('message', (reply: SessionReply) => this.settle(reply));
-    this.worker.on('error', (error) => this.fail(error));
-    this.worker.on('exit', (code) =>
-      this.fail(new Error(`the onnxruntime-node thread exited${code ? ` with code ${code}` : ''}`)),
-    );
+    this.worker.on('error', (error) => this.die(`crashed (${errorText(error)})`, error));
+    this.worker.on('exit', (code) => this.die(code ? `exited with code ${code}` : 'exited'));
+  }
+
+  /** Whether the thread died (as opposed to running, or released on purpose). */
+  get dead(): boolean {
+    return this.howItDied !== undefined;
+  }
+
+  /** How the thread died ("exited with code 1", "crashed (TypeError: ...)"), once it did. */
+  get death(): string | undefined {
+    return this.howItDied;
   }
 
   request(call: SessionCall): Promise<unknown> {
@@ -204,10 +259,37 @@ class SessionThread {
     return freed;
   }
 
+  /** Ends the thread (the session was released, or never created). */
   async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = new SlmkitError('DISPOSED', 'the session was released');
+    guardedThreads.delete(this);
+    if (this.stopped) {
+      // It died (its worker has exited or is exiting), or this is a second call: terminate()
+      // settles either way.
+      await this.worker.terminate();
+      return;
+    }
+    this.stopped = new SlmkitError('DISPOSED', 'The session was released and cannot run.');
+    this.rejectPending();
     await this.worker.terminate();
+  }
+
+  /** At process exit: the thread starts no more native calls. */
+  closeForExit(): void {
+    Atomics.store(this.guard, GUARD_EXITING, 1);
+  }
+
+  /**
+   * At process exit, after {@link closeForExit}: blocks until the thread's native call in progress
+   * returns, so the process stops the thread between calls.
+   */
+  awaitNativeCalls(): void {
+    const deadline = performance.now() + EXIT_WAIT_MS;
+    for (;;) {
+      const busy = Atomics.load(this.guard, GUARD_BUSY);
+      const left = deadline - performance.now();
+      if (busy === 0 || left <= 0) return;
+      Atomics.wait(this.guard, GUARD_BUSY, busy, left);
+    }
   }
 
   private settle(reply: SessionReply): void {
@@ -216,33 +298,58 @@ class SessionThread {
     this.pending.delete(reply.id);
     if (this.pending.size === 0) this.worker.unref();
     if (reply.ok) waiting.resolve(reply.value);
+    // Without a code, the runtime failed: the caller says what it was doing (read here; run and
+    // create in core, which wraps their errors).
     else waiting.reject(reply.code ? new SlmkitError(reply.code, reply.message) : new Error(reply.message));
   }
 
-  private fail(cause: Error): void {
-    this.stopped ??= cause;
-    for (const waiting of this.pending.values()) waiting.reject(this.stoppedError());
-    this.pending.clear();
+  /** The thread died: every request, waiting or to come, fails with what happened and what to do. */
+  private die(what: string, cause?: unknown): void {
+    guardedThreads.delete(this);
+    if (this.stopped) return;
+    this.howItDied = what;
+    this.stopped = new SlmkitError(
+      'RUNTIME_ERROR',
+      `The session thread of this model (onnxruntime-node on a worker thread) ${what}. The ONNX Runtime session and the KV caches it held went with it (sequences and cached prefixes of this model included), so this model cannot run any more: dispose it and load the model again with createModel().`,
+      { cause },
+    );
+    this.rejectPending();
   }
 
-  private stoppedError(): Error {
-    // Released on purpose (stop) or the thread died (worker error or exit).
-    const code = this.stopped instanceof SlmkitError ? 'DISPOSED' : 'RUNTIME_ERROR';
-    return new SlmkitError(code, `The session cannot run: ${this.stopped?.message}.`, {
-      cause: this.stopped,
-    });
+  private rejectPending(): void {
+    for (const waiting of this.pending.values()) waiting.reject(this.stoppedError());
+    this.pending.clear();
+    this.worker.unref();
   }
+
+  private stoppedError(): SlmkitError {
+    // A new error per call, so each has its caller's stack; the first one is its cause.
+    const stopped = this.stopped!;
+    return new SlmkitError(stopped.code, stopped.message, { cause: stopped.cause ?? stopped });
+  }
+}
+
+/** `error` as it reaches the caller: a SlmkitError as it is, a failure of the runtime as RUNTIME_ERROR. */
+function runtimeFailure(doing: string, error: unknown): SlmkitError {
+  if (error instanceof SlmkitError) return error;
+  return new SlmkitError('RUNTIME_ERROR', `${doing} failed in onnxruntime-node: ${errorText(error)}`, {
+    cause: error,
+  });
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /**
  * The worker's script beside this module: session-worker.js / .cjs in dist. From the TypeScript
  * sources (the test suite), session-worker.ts loaded through tsx, a devDependency.
  */
-function spawnWorker(): Worker {
+function spawnWorker(guard: SharedArrayBuffer): Worker {
   const ext = extname(fileURLToPath(import.meta.url));
   const script = new URL(`./session-worker${ext}`, import.meta.url);
-  if (ext !== '.ts') return new Worker(script);
+  if (ext !== '.ts') return new Worker(script, { workerData: guard });
   const href = JSON.stringify(script.href);
   const load = `import('tsx/esm/api').then((tsx) => tsx.tsImport(${href}, ${href}))`;
-  return new Worker(load, { eval: true });
+  return new Worker(load, { eval: true, workerData: guard });
 }

@@ -73,9 +73,18 @@ export class KvCache {
    */
   async read(): Promise<TensorData[]> {
     this.assertLive();
-    return Promise.all(
-      [...this.values.values()].map((value) => (isResident(value) ? value.read() : value.data)),
-    );
+    try {
+      return await Promise.all(
+        [...this.values.values()].map((value) => (isResident(value) ? value.read() : value.data)),
+      );
+    } catch (cause) {
+      if (cause instanceof SlmkitError) throw cause;
+      throw new SlmkitError(
+        'RUNTIME_ERROR',
+        `Reading the KV cache from where the session keeps it failed: ${(cause as Error)?.message ?? cause}`,
+        { cause },
+      );
+    }
   }
 
   /** Keeps only the first `length` positions of every sequence. */

@@ -68,11 +68,10 @@ export class PrefixCache {
       return { cache: entry.cache, reused: shared };
     }
     if (shared < MIN_COPIED_PREFIX) return { cache: new KvCache(this.signature, 1), reused: 0 };
+    // Still the entry of its own conversation, and just used (also when the copy fails).
     this.entries.splice(this.entries.indexOf(entry), 1);
-    const copy = await entry.cache.copy(shared);
-    // Still the entry of its own conversation, and just used.
     this.entries.push(entry);
-    return { cache: copy, reused: shared };
+    return { cache: await entry.cache.copy(shared), reused: shared };
   }
 
   /** Keeps `cache` (holding `tokenIds`) as the most recently used entry, evicting the oldest past the bound. */
