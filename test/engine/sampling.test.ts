@@ -128,7 +128,7 @@ describe('sampler', () => {
       [Number.NaN, Number.NaN],
       [Number.NEGATIVE_INFINITY, Number.NaN],
     ]) {
-      expect(() => sampler.sample(Float32Array.from(logits))).toThrow(/nothing can be sampled/);
+      expect(() => sampler.sample(Float32Array.from(logits))).toThrow(/nothing can be chosen/);
     }
   });
 

@@ -1,7 +1,7 @@
-import { existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, type Stats, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import type { ModelSourceReader } from '@slmkit/core';
+import { basename, dirname, join, resolve } from 'node:path';
+import { type ModelSourceReader, SlmkitError } from '@slmkit/core';
 import { hashLocalModelFile } from './file-digest.js';
 
 /** True when `source` names an existing directory. */
@@ -9,23 +9,103 @@ export function isLocalFolder(source: string): boolean {
   return existsSync(source) && statSync(source).isDirectory();
 }
 
+const isDenied = (code: unknown) => code === 'EACCES' || code === 'EPERM';
+
+/**
+ * The SlmkitError (MODEL_FILE_INVALID) for a file-system error reading `path` of the model folder
+ * `location`: permission denied says to make it readable, anything else keeps the system's message.
+ * The original error is the `cause`.
+ */
+function describeFileError(error: unknown, path: string, location: string): SlmkitError {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  let reason: string;
+  if (isDenied(code)) {
+    reason = `permission denied (${code}). Make it readable by the user this process runs as (e.g. \`chmod a+r\` on the file, \`chmod a+rx\` on its folders)`;
+  } else if (code === 'EISDIR') {
+    reason = 'it is a directory, not a file';
+  } else {
+    reason = error instanceof Error ? error.message : String(error);
+  }
+  return new SlmkitError('MODEL_FILE_INVALID', `${path} in ${location} cannot be read: ${reason}.`, {
+    cause: error,
+  });
+}
+
 /** Reads a model from a local folder in the Hugging Face layout. */
 export function openLocalFolder(folder: string): ModelSourceReader {
   const root = resolve(folder);
-  const fileIn = (path: string) => {
+  /** The error for a denied access below the root: the folder's own, when the folder is what is unreadable. */
+  const deniedError = (error: unknown, path: string): SlmkitError => {
+    try {
+      accessSync(root, constants.R_OK | constants.X_OK);
+    } catch (rootError) {
+      if (isDenied((rootError as NodeJS.ErrnoException).code)) {
+        return new SlmkitError(
+          'MODEL_FILE_INVALID',
+          `The model folder ${root} cannot be read: permission denied (it needs read and search permission, e.g. \`chmod a+rx ${root}\`), so ${path} cannot be opened.`,
+          { cause: rootError },
+        );
+      }
+    }
+    return describeFileError(error, path, root);
+  };
+  /** The full path of a regular file of the folder; undefined when there is none; throws when it cannot be read. */
+  const fileIn = (path: string): string | undefined => {
     const full = join(root, path);
-    return existsSync(full) && statSync(full).isFile() ? full : undefined;
+    let stats: Stats;
+    try {
+      stats = statSync(full);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw isDenied(code) ? deniedError(error, path) : describeFileError(error, path, root);
+    }
+    if (!stats.isFile()) {
+      const what = stats.isDirectory() ? 'a directory' : 'not a regular file';
+      throw new SlmkitError(
+        'MODEL_FILE_INVALID',
+        `${path} in ${root} is ${what}, not the file it should be: remove or replace it.`,
+      );
+    }
+    return full;
+  };
+  /** Throws when `full` (the file `path`) exists but cannot be read. */
+  const checkReadable = (full: string, path: string) => {
+    try {
+      accessSync(full, constants.R_OK);
+    } catch (error) {
+      throw isDenied((error as NodeJS.ErrnoException).code)
+        ? deniedError(error, path)
+        : describeFileError(error, path, root);
+    }
   };
   return {
     location: root,
     async readText(path) {
       const full = fileIn(path);
-      return full === undefined ? undefined : readFile(full, 'utf8');
+      if (full === undefined) return undefined;
+      try {
+        return await readFile(full, 'utf8');
+      } catch (error) {
+        throw isDenied((error as NodeJS.ErrnoException).code)
+          ? deniedError(error, path)
+          : describeFileError(error, path, root);
+      }
     },
     async modelFile(path) {
       const full = fileIn(path);
-      // onnxruntime-node reads external data (model.onnx_data, ...) from beside the file itself.
-      return full === undefined ? undefined : { name: path, path: full };
+      if (full === undefined) return undefined;
+      // onnxruntime-node reads external data (model.onnx_data, ...) from beside the file itself,
+      // and reports an unreadable one as "system error number 13": check them here, by name.
+      checkReadable(full, path);
+      const name = basename(full);
+      const siblings = await readdir(dirname(full)).catch(() => [] as string[]);
+      for (const sibling of siblings) {
+        if (sibling.startsWith(`${name}_data`) || sibling === `${name}.data`) {
+          checkReadable(join(dirname(full), sibling), join(dirname(path), sibling));
+        }
+      }
+      return { name: path, path: full };
     },
     async contentDigest(path) {
       const full = fileIn(path);
@@ -33,10 +113,19 @@ export function openLocalFolder(folder: string): ModelSourceReader {
     },
     async listModelFiles() {
       const dir = join(root, 'onnx');
-      if (!existsSync(dir)) return [];
-      return (await readdir(dir))
-        .filter((f) => f.endsWith('.onnx'))
-        .map((f) => `onnx/${f}`)
+      // Only for messages: what cannot be listed is not listed.
+      const entries = await readdir(dir).catch(() => [] as string[]);
+      // Files only (a directory named model.onnx is not a variant), through symlinks (a hub cache's).
+      const isFile = (name: string) => {
+        try {
+          return statSync(join(dir, name)).isFile();
+        } catch {
+          return false;
+        }
+      };
+      return entries
+        .filter((name) => name.endsWith('.onnx') && isFile(name))
+        .map((name) => `onnx/${name}`)
         .sort();
     },
   };

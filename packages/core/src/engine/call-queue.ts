@@ -28,8 +28,15 @@ export class CallQueue {
         reject(abortedError(signal, 'The call was aborted while it waited for earlier calls.'));
         void ready.then((handOn) => handOn());
       };
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        if (signal.aborted) return onAbort();
+        signal.addEventListener('abort', onAbort, { once: true });
+      } catch (error) {
+        // Not a real AbortSignal: the turn must not stay taken.
+        reject(error);
+        void ready.then((handOn) => handOn());
+        return;
+      }
       void ready.then((own) => {
         signal.removeEventListener('abort', onAbort);
         // Aborted while waiting: the turn was handed on already.

@@ -7,10 +7,12 @@ import { createTokenizer } from '../model/tokenizer.js';
 import { type ModelDtype, missingVariantError, onnxFileForDtype } from '../sources/dtype.js';
 import type { LoadProgressCallback } from '../sources/progress.js';
 import { openRemoteSource, type RemoteSourceOptions } from '../sources/remote.js';
-import type { Backend, ModelFile, SessionOptions } from '../spec/backend.js';
+import type { Backend, InferenceSession, ModelFile, SessionOptions } from '../spec/backend.js';
 import { SlmkitError } from '../spec/errors.js';
+import type { ModelConfig } from '../spec/model-config.js';
 import type { ModelStorage } from '../spec/storage.js';
 import { LocalLanguageModel, type PrefixCacheOption } from './local-model.js';
+import { checkGenerationDefaults } from './resolve-options.js';
 
 /** Options of {@link loadModel} that every backend understands. */
 export interface LoadModelOptions {
@@ -119,6 +121,7 @@ export async function loadModel(
     readJsonFile(reader, 'tokenizer_config.json', false),
     reader.readText('chat_template.jinja'),
   ]);
+  checkGenerationDefaults(generationJson, reader.location);
   const config = parseModelConfig(configJson!, generationJson, reader.location);
   let tokenizer: ReturnType<typeof createTokenizer>;
   try {
@@ -152,6 +155,7 @@ export async function loadModel(
   try {
     checkLoadAborted(options.signal, modelPath);
     const signature = inspectDecoder(session, config, modelPath);
+    checkVocabulary(session, config, modelPath, reader.location);
     const model = new LocalLanguageModel({
       session,
       signature,
@@ -169,6 +173,28 @@ export async function loadModel(
     await session.release();
     throw error;
   }
+}
+
+/**
+ * The sampler chooses among the logits of a position, and every token id below vocab_size (what
+ * the tokenizer, eosTokenIds, logitBias and the penalties may name) must have one: a graph whose
+ * logits are shorter than vocab_size is refused. Longer is fine (a vocabulary padded to a round
+ * size); the ids from vocab_size on are never chosen (see LogitsPipeline). A graph that declares
+ * no fixed size for the last dimension of its logits is not checked here.
+ */
+function checkVocabulary(
+  session: InferenceSession,
+  config: ModelConfig,
+  modelPath: string,
+  location: string,
+): void {
+  const shape = session.outputMetadata.logits?.shape;
+  const size = shape?.[shape.length - 1];
+  if (typeof size !== 'number' || size <= 0 || size >= config.vocabSize) return;
+  throw new SlmkitError(
+    'MODEL_FILE_INVALID',
+    `config.json in ${location} says vocab_size ${config.vocabSize}, but ${modelPath} gives ${size} logits per position: every token id below vocab_size needs a logit for the sampler to choose it (a graph may have more logits than vocab_size, for a padded vocabulary, but not fewer). Set vocab_size to the model's vocabulary size (at most ${size}), or load the .onnx file exported with this config.`,
+  );
 }
 
 function checkLoadAborted(signal: AbortSignal | undefined, modelPath: string): void {

@@ -4,6 +4,7 @@ import { SlmkitError } from '../spec/errors.js';
 import type { Prompt, TokenizedPrompt } from '../spec/generation.js';
 import type { ChatMessage } from '../spec/messages.js';
 import type { Sequence } from '../spec/sequence.js';
+import { checkTemplateVariables } from './resolve-options.js';
 
 /** True for a non-empty list of `{ role, … }` messages (as opposed to a batch of prompts). */
 export function isMessageList(input: unknown): input is readonly ChatMessage[] {
@@ -27,12 +28,17 @@ export interface PromptEncoder {
   readonly location: string;
 }
 
-/** Renders chat messages with the model's template, or explains that it has none. */
+/**
+ * Renders chat messages with the model's template, or explains that it has none. Messages are
+ * checked before rendering (INVALID_INPUT naming the message and field), `templateVariables` too
+ * (INVALID_OPTION unless an object).
+ */
 export function renderMessages(
   encoder: PromptEncoder,
   messages: readonly ChatMessage[],
   templateVariables: Readonly<Record<string, unknown>> | undefined,
 ): string {
+  checkTemplateVariables(templateVariables);
   if (!encoder.chatTemplate) {
     throw new SlmkitError(
       'INVALID_INPUT',

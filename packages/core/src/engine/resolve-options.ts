@@ -1,8 +1,9 @@
 import type { PipelineOptions } from '../logits/pipeline.js';
 import type { SamplingParams } from '../logits/sampler.js';
+import { GENERATION_CONFIG_FIELDS, showValue } from '../model/config.js';
 import { SlmkitError } from '../spec/errors.js';
 import type { GenerateOptions } from '../spec/generation.js';
-import type { ModelConfig } from '../spec/model-config.js';
+import type { GenerationDefaults, ModelConfig } from '../spec/model-config.js';
 
 /** Options after defaults were applied and every value was checked. */
 export interface ResolvedGenerateOptions extends PipelineOptions {
@@ -24,69 +25,148 @@ function invalid(message: string): never {
   throw new SlmkitError('INVALID_OPTION', message);
 }
 
-function check(name: string, value: number | undefined, ok: (v: number) => boolean, rule: string): void {
-  if (value === undefined) return;
-  if (typeof value !== 'number' || Number.isNaN(value) || !ok(value))
-    invalid(`${name} must be ${rule}; got ${String(value)}.`);
-}
-
 const isInteger = (v: number) => Number.isInteger(v);
+
+/** The options with a rule of their own: the numbers, and doSample. */
+type RuledOption = keyof GenerationDefaults | 'presencePenalty' | 'frequencyPenalty' | 'seed';
+
+/**
+ * The one set of rules for these options: a call's options and the defaults a model's
+ * generation_config.json gives them are both held to it. `rule` is what the value must be.
+ */
+const RULES: Readonly<Record<RuledOption, { ok: (value: unknown) => boolean; rule: string }>> = (() => {
+  const number = (ok: (v: number) => boolean, rule: string) => ({
+    ok: (v: unknown) => typeof v === 'number' && !Number.isNaN(v) && ok(v),
+    rule,
+  });
+  return {
+    maxNewTokens: number((v) => isInteger(v) && v >= 0, 'an integer >= 0'),
+    doSample: { ok: (v: unknown) => typeof v === 'boolean', rule: 'a boolean' },
+    temperature: number((v) => Number.isFinite(v) && v >= 0, 'a finite number >= 0'),
+    topK: number((v) => isInteger(v) && v >= 0, 'an integer >= 0 (0 turns top-k off)'),
+    topP: number((v) => v > 0 && v <= 1, 'in (0, 1]'),
+    minP: number((v) => v >= 0 && v <= 1, 'in [0, 1]'),
+    repetitionPenalty: number((v) => Number.isFinite(v) && v > 0, 'a finite number > 0 (1 = off)'),
+    presencePenalty: number(Number.isFinite, 'a finite number'),
+    frequencyPenalty: number(Number.isFinite, 'a finite number'),
+    seed: number(isInteger, 'an integer'),
+  };
+})();
 
 /** The maxNewTokens a call without one gets: generation_config's max_new_tokens, else 256. */
 export function defaultMaxNewTokens(config: ModelConfig): number {
   return config.generationDefaults.maxNewTokens ?? 256;
 }
 
-/** Applies the model's defaults to `options` and throws INVALID_OPTION for any invalid value. */
+/**
+ * Checks generation_config.json's defaults with the rules of the call options they are defaults
+ * of, and throws MODEL_FILE_INVALID naming the file, the field and the rule: a bad default would
+ * otherwise break (or silently skew) every call that does not override it. Absent and null fields
+ * are fine.
+ */
+export function checkGenerationDefaults(
+  generationConfig: Readonly<Record<string, unknown>> | undefined,
+  location: string,
+): void {
+  if (!generationConfig) return;
+  for (const [name, field] of Object.entries(GENERATION_CONFIG_FIELDS) as [
+    keyof GenerationDefaults,
+    string,
+  ][]) {
+    const value = generationConfig[field];
+    if (value === undefined || value === null || RULES[name].ok(value)) continue;
+    throw new SlmkitError(
+      'MODEL_FILE_INVALID',
+      `generation_config.json in ${location} has ${field}: ${showValue(value)}, but as the default of ${name} it must be ${RULES[name].rule}. Correct the field, or remove it to use slmkit's default.`,
+    );
+  }
+}
+
+/** Throws INVALID_OPTION unless `options[name]` is absent or keeps its rule. */
+function check(options: GenerateOptions, name: RuledOption): void {
+  const value = options[name];
+  if (value !== undefined && !RULES[name].ok(value))
+    invalid(`${name} must be ${RULES[name].rule}; got ${showValue(value)}.`);
+}
+
+/** An object that is not null or an array (a plain boolean: it must not narrow the option's own type). */
+const isPlainObject = (value: unknown): boolean =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** An AbortSignal, also one of another realm (a worker's, a test environment's): checked by shape. */
+const isAbortSignal = (value: unknown): value is AbortSignal =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as AbortSignal).aborted === 'boolean' &&
+  typeof (value as AbortSignal).addEventListener === 'function' &&
+  typeof (value as AbortSignal).removeEventListener === 'function';
+
+/**
+ * Throws INVALID_OPTION unless `variables` (the chat template's extra variables) is absent or an
+ * object. Shared by every call that renders messages.
+ */
+export function checkTemplateVariables(variables: unknown): void {
+  if (variables !== undefined && !isPlainObject(variables)) {
+    invalid(
+      `templateVariables must be an object of variables for the chat template (e.g. { enable_thinking: false }); got ${showValue(variables)}.`,
+    );
+  }
+}
+
+/**
+ * Applies the model's defaults to `options` and throws INVALID_OPTION for any invalid value,
+ * including `options` itself when it is not an object (or undefined).
+ */
 export function resolveGenerateOptions(
   options: GenerateOptions,
   config: ModelConfig,
 ): ResolvedGenerateOptions {
+  if (options === undefined) return resolveGenerateOptions({}, config);
+  if (!isPlainObject(options)) invalid(`options must be an object (or left out); got ${showValue(options)}.`);
   const defaults = config.generationDefaults;
-  check('maxNewTokens', options.maxNewTokens, (v) => isInteger(v) && v >= 0, 'an integer >= 0');
-  check('temperature', options.temperature, (v) => Number.isFinite(v) && v >= 0, 'a finite number >= 0');
-  check('topK', options.topK, (v) => isInteger(v) && v >= 0, 'an integer >= 0 (0 turns top-k off)');
-  check('topP', options.topP, (v) => v > 0 && v <= 1, 'in (0, 1]');
-  check('minP', options.minP, (v) => v >= 0 && v <= 1, 'in [0, 1]');
-  check(
-    'repetitionPenalty',
-    options.repetitionPenalty,
-    (v) => Number.isFinite(v) && v > 0,
-    'a finite number > 0 (1 = off)',
-  );
-  check('presencePenalty', options.presencePenalty, Number.isFinite, 'a finite number');
-  check('frequencyPenalty', options.frequencyPenalty, Number.isFinite, 'a finite number');
-  check('seed', options.seed, isInteger, 'an integer');
-  if (options.doSample !== undefined && typeof options.doSample !== 'boolean')
-    invalid('doSample must be a boolean.');
-  const stop =
-    options.stop === undefined ? [] : typeof options.stop === 'string' ? [options.stop] : [...options.stop];
+  for (const name of Object.keys(RULES) as RuledOption[]) check(options, name);
+  const stopOption: unknown = options.stop;
+  if (stopOption !== undefined && typeof stopOption !== 'string' && !Array.isArray(stopOption))
+    invalid(`stop must be a string or an array of strings; got ${showValue(stopOption)}.`);
+  const stop: string[] =
+    stopOption === undefined ? [] : typeof stopOption === 'string' ? [stopOption] : [...stopOption];
   for (const s of stop)
-    if (typeof s !== 'string' || s.length === 0) invalid('stop strings must be non-empty strings.');
-  const eos = options.eosTokenIds ?? config.eosTokenIds;
+    if (typeof s !== 'string' || s.length === 0)
+      invalid(`stop strings must be non-empty strings; got ${showValue(s)}.`);
+  const eosOption: unknown = options.eosTokenIds;
+  if (eosOption !== undefined && !Array.isArray(eosOption))
+    invalid(`eosTokenIds must be an array of token ids; got ${showValue(eosOption)}.`);
+  const eos = (eosOption as readonly number[] | undefined) ?? config.eosTokenIds;
   for (const id of eos) {
-    if (!isInteger(id) || id < 0 || id >= config.vocabSize)
-      invalid(`eosTokenIds must be token ids in [0, ${config.vocabSize}); got ${id}.`);
+    if (typeof id !== 'number' || !isInteger(id) || id < 0 || id >= config.vocabSize)
+      invalid(`eosTokenIds must be token ids in [0, ${config.vocabSize}); got ${showValue(id)}.`);
   }
-  if (options.logitBias) {
+  if (options.logitBias !== undefined) {
+    if (!isPlainObject(options.logitBias))
+      invalid(`logitBias must be an object of { tokenId: bias }; got ${showValue(options.logitBias)}.`);
     for (const [key, value] of Object.entries(options.logitBias)) {
       const id = Number(key);
       if (!isInteger(id) || id < 0 || id >= config.vocabSize)
         invalid(`logitBias keys must be token ids in [0, ${config.vocabSize}); got ${key}.`);
       if (typeof value !== 'number' || Number.isNaN(value) || value === Number.POSITIVE_INFINITY) {
         invalid(
-          `logitBias values must be finite numbers or -Infinity; got ${String(value)} for token ${key}.`,
+          `logitBias values must be finite numbers or -Infinity; got ${showValue(value)} for token ${key}.`,
         );
       }
     }
   }
   const processors = options.logitsProcessors ?? [];
-  if (!Array.isArray(processors)) invalid('logitsProcessors must be an array.');
+  if (!Array.isArray(processors)) invalid(`logitsProcessors must be an array; got ${showValue(processors)}.`);
   for (const p of processors) {
     const ok =
       typeof p === 'function' || (typeof p === 'object' && p !== null && typeof p.process === 'function');
     if (!ok) invalid('logitsProcessors must be functions or objects with a process(logits, context) method.');
   }
+  if (options.signal !== undefined && !isAbortSignal(options.signal))
+    invalid(
+      `signal must be an AbortSignal (e.g. AbortSignal.timeout(5000) or an AbortController's signal); got ${showValue(options.signal)}.`,
+    );
+  checkTemplateVariables(options.templateVariables);
 
   const temperatureGiven = options.temperature !== undefined;
   const doSample =

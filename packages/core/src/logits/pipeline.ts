@@ -30,11 +30,13 @@ const asStage = (p: LogitsProcessor): LogitsStage => (typeof p === 'function' ? 
  */
 export class LogitsPipeline {
   private readonly stages: LogitsStage[] = [];
+  /** Index in `stages` of the caller's first processor (for naming it in errors). */
+  private readonly firstProcessor: number;
 
   constructor(
     options: PipelineOptions,
     readonly context: LogitsContext,
-    vocabSize: number,
+    private readonly vocabSize: number,
   ) {
     if (options.tokenMask) this.stages.push(options.tokenMask);
     if (options.repetitionPenalty !== 1) {
@@ -46,13 +48,40 @@ export class LogitsPipeline {
       );
     }
     if (options.logitBias) this.stages.push(logitBias(options.logitBias));
+    this.firstProcessor = this.stages.length;
     this.stages.push(...options.logitsProcessors.map(asStage));
     for (const stage of this.stages) stage.reset?.(context);
   }
 
-  /** Runs every stage over the next-token logits, in place. */
+  /**
+   * Runs every stage over the next-token logits, in place. Logits beyond the vocabulary (a graph
+   * padded past vocab_size) are set to -Infinity last, so they are never chosen. A stage that
+   * returns a Promise (an async function) is refused with INVALID_OPTION: its changes would come
+   * after the token was chosen.
+   */
   process(logits: Float32Array): void {
-    for (const stage of this.stages) stage.process(logits, this.context);
+    const { stages, context } = this;
+    for (let i = 0; i < stages.length; i++) {
+      const returned: unknown = stages[i].process(logits, context);
+      if (returned !== undefined) this.checkSynchronous(returned, i);
+    }
+    if (logits.length > this.vocabSize) logits.fill(Number.NEGATIVE_INFINITY, this.vocabSize);
+  }
+
+  /** Throws INVALID_OPTION when a stage's `process` returned a thenable, after silencing its rejection. */
+  private checkSynchronous(returned: unknown, index: number): void {
+    const then = (returned as { then?: unknown } | null)?.then;
+    if (typeof then !== 'function') return;
+    // Handle its rejection here, so the refused stage does not leave an unhandled rejection behind.
+    Promise.resolve(returned).catch(() => {});
+    const which =
+      index >= this.firstProcessor
+        ? `logitsProcessors[${index - this.firstProcessor}]`
+        : `logits stage ${index}`;
+    throw new SlmkitError(
+      'INVALID_OPTION',
+      `${which} returned a Promise: logits processors must be synchronous, since the token is chosen as soon as process() returns. Remove async/await from it (and do any asynchronous preparation before the call).`,
+    );
   }
 
   /** Tells every stage which token was chosen. */

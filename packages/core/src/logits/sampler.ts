@@ -140,7 +140,12 @@ export class TokenSampler {
 
   sample(logits: Float32Array): number {
     const { temperature, topK, topP, minP } = this.params;
-    if (temperature === 0) return argmax(logits);
+    if (temperature === 0) {
+      // Greedy has nothing to choose either when no logit is a number above -Infinity.
+      const best = argmax(logits);
+      this.checkedMax(logits[best]);
+      return best;
+    }
     const vocab = logits.length;
     if (this.probs.length !== vocab) {
       this.probs = new Float32Array(vocab);
@@ -211,7 +216,7 @@ export class TokenSampler {
     if (!(max > Number.NEGATIVE_INFINITY)) {
       throw new SlmkitError(
         'INVALID_INPUT',
-        'Every token has a logit of -Infinity or NaN: nothing can be sampled (check logitBias and logits processors).',
+        'Every token has a logit of -Infinity or NaN: nothing can be chosen (check logitBias and logits processors).',
       );
     }
     return max;

@@ -1,10 +1,14 @@
 import { Template } from '@huggingface/jinja';
 import { SlmkitError } from '../spec/errors.js';
 import type { ChatMessage } from '../spec/messages.js';
+import { showValue } from './config.js';
 
 /** A compiled chat template (the model's own Jinja template). */
 export interface ChatTemplate {
-  /** Renders messages to the prompt text the model was trained on, ending with the assistant turn's opening. */
+  /**
+   * Renders messages to the prompt text the model was trained on, ending with the assistant turn's
+   * opening. Messages are checked first ({@link checkMessages}); INVALID_INPUT names what is wrong.
+   */
   render(messages: readonly ChatMessage[], variables?: Record<string, unknown>): string;
 }
 
@@ -26,6 +30,77 @@ export function selectChatTemplateSource(
   return undefined;
 }
 
+/** A message's content as an array of OpenAI-style text parts. */
+interface TextPart {
+  readonly type: 'text';
+  readonly text: string;
+}
+
+/** Roles templates commonly know; a message with any other role is checked to reach the prompt. */
+const COMMON_ROLES = new Set(['system', 'user', 'assistant', 'tool', 'developer', 'ipython', 'function']);
+
+function invalidMessage(message: string): never {
+  throw new SlmkitError('INVALID_INPUT', message);
+}
+
+/**
+ * Checks messages before a template sees them, and returns them as templates expect them: `role` a
+ * non-empty string; `content` a string, or an array of `{ type: 'text', text }` parts (the OpenAI
+ * shape), which becomes their texts joined by newlines. `content` may be absent or null only
+ * beside `tool_calls`. Anything else throws INVALID_INPUT naming the message and the field.
+ */
+export function checkMessages(messages: unknown): ChatMessage[] {
+  if (!Array.isArray(messages)) {
+    invalidMessage(`messages must be an array of { role, content } messages; got ${showValue(messages)}.`);
+  }
+  return messages.map((message: unknown, i) => {
+    if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+      invalidMessage(`messages[${i}] must be a { role, content } object; got ${showValue(message)}.`);
+    }
+    const m = message as Record<string, unknown>;
+    if (typeof m.role !== 'string' || m.role.length === 0) {
+      invalidMessage(
+        `messages[${i}].role must be a non-empty string (usually 'system', 'user' or 'assistant'); got ${showValue(m.role)}.`,
+      );
+    }
+    const content = m.content;
+    if (typeof content === 'string') return m as ChatMessage;
+    if ((content === undefined || content === null) && Array.isArray(m.tool_calls)) return m as ChatMessage;
+    if (!Array.isArray(content)) {
+      invalidMessage(
+        `messages[${i}].content must be a string or an array of { type: 'text', text } parts; got ${showValue(content)}.`,
+      );
+    }
+    const texts = content.map((part: unknown, k) => {
+      const p = part as Partial<TextPart> | null;
+      if (typeof p !== 'object' || p === null || p.type !== 'text' || typeof p.text !== 'string') {
+        invalidMessage(
+          `messages[${i}].content[${k}] must be a { type: 'text', text: string } part (this model takes text only); got ${showValue(part)}.`,
+        );
+      }
+      return p.text;
+    });
+    return { ...m, content: texts.join('\n') } as ChatMessage;
+  });
+}
+
+/**
+ * Throws INVALID_INPUT when a message of an uncommon role has text that the rendered prompt does
+ * not hold: templates leave out roles they do not know without a word, and the model would never
+ * see that message.
+ */
+function checkRolesRendered(messages: readonly ChatMessage[], rendered: string): void {
+  messages.forEach((m, i) => {
+    if (COMMON_ROLES.has(m.role) || typeof m.content !== 'string') return;
+    const text = m.content.trim();
+    if (text.length > 0 && !rendered.includes(text)) {
+      invalidMessage(
+        `messages[${i}] has role ${showValue(m.role)}, which the model's chat template leaves out of the prompt (the message's text does not appear in it): use a role the template knows, usually 'system', 'user' or 'assistant'.`,
+      );
+    }
+  });
+}
+
 /** Compiles a chat template; `specialTokens` (bos_token, eos_token, ...) are visible to it as variables. */
 export function compileChatTemplate(
   source: string,
@@ -45,11 +120,13 @@ export function compileChatTemplate(
   }
   return {
     render(messages, variables) {
+      const checked = checkMessages(messages);
+      let rendered: string;
       try {
-        return template.render({
+        rendered = template.render({
           ...specialTokens,
           ...variables,
-          messages,
+          messages: checked,
           add_generation_prompt: true,
         });
       } catch (cause) {
@@ -61,6 +138,8 @@ export function compileChatTemplate(
           },
         );
       }
+      checkRolesRendered(checked, rendered);
+      return rendered;
     },
   };
 }

@@ -29,18 +29,44 @@ export async function readJsonFile(
   return parsed as Record<string, unknown>;
 }
 
-function idList(value: unknown): number[] {
-  if (typeof value === 'number') return [value];
-  if (Array.isArray(value)) return value.filter((v): v is number => typeof v === 'number');
-  return [];
+/**
+ * The generation_config.json field behind each of {@link GenerationDefaults}: the default of the
+ * call option of the same name. engine/resolve-options.ts checks them with the options' own rules.
+ */
+export const GENERATION_CONFIG_FIELDS: Readonly<Record<keyof GenerationDefaults, string>> = {
+  maxNewTokens: 'max_new_tokens',
+  doSample: 'do_sample',
+  temperature: 'temperature',
+  topK: 'top_k',
+  topP: 'top_p',
+  minP: 'min_p',
+  repetitionPenalty: 'repetition_penalty',
+};
+
+/** A value for messages: strings quoted, so `"2"` and `2` are told apart. */
+export function showValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const name = value.constructor?.name;
+    if (name && name !== 'Object') return `a ${name}`;
+  }
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
 }
 
-function optionalNumber(source: Record<string, unknown>, key: string): number | undefined {
-  const value = source[key];
-  return typeof value === 'number' ? value : undefined;
-}
+const isPositiveInteger = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isInteger(value) && value > 0;
 
-/** Builds a {@link ModelConfig} from config.json (required) and generation_config.json (optional). */
+/**
+ * Builds a {@link ModelConfig} from config.json (required) and generation_config.json (optional),
+ * checking every field it uses: sizes are positive integers, token ids are integers in
+ * [0, vocab_size). Throws MODEL_FILE_INVALID naming the file and field. The generation defaults
+ * are taken as they are: `checkGenerationDefaults` (engine/resolve-options.ts, the call options'
+ * rules) has checked generation_config.json before.
+ */
 export function parseModelConfig(
   config: Record<string, unknown>,
   generationConfig: Record<string, unknown> | undefined,
@@ -51,40 +77,72 @@ export function parseModelConfig(
     | Record<string, unknown>
     | false;
   const c = text ? { ...config, ...text } : config;
+  const invalid = (file: string, message: string): never => {
+    throw new SlmkitError('MODEL_FILE_INVALID', `${file} in ${location} ${message}`);
+  };
   const required = (key: string, ...aliases: string[]): number => {
     for (const k of [key, ...aliases]) {
-      const value = c[k];
-      if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value;
+      if (isPositiveInteger(c[k])) return c[k];
     }
-    throw new SlmkitError(
-      'MODEL_FILE_INVALID',
-      `config.json in ${location} has no valid "${key}" (a positive number is required).`,
+    return invalid('config.json', `has no valid "${key}" (a positive integer is required).`);
+  };
+  /** A size that may be absent (undefined or null), and is a positive integer when given. */
+  const optionalSize = (key: string): number | undefined => {
+    const value = c[key];
+    if (value === undefined || value === null) return undefined;
+    if (isPositiveInteger(value)) return value;
+    return invalid(
+      'config.json',
+      `has ${key}: ${showValue(value)}, but it must be a positive integer. Correct it, or remove it to use the default.`,
     );
   };
   const numHeads = required('num_attention_heads', 'n_head');
   const hidden = required('hidden_size', 'n_embd');
-  const gen = generationConfig ?? {};
-  const eos = new Set([...idList(c.eos_token_id), ...idList(gen.eos_token_id)]);
-  const defaults: GenerationDefaults = {
-    maxNewTokens: optionalNumber(gen, 'max_new_tokens'),
-    doSample: typeof gen.do_sample === 'boolean' ? gen.do_sample : undefined,
-    temperature: optionalNumber(gen, 'temperature'),
-    topK: optionalNumber(gen, 'top_k'),
-    topP: optionalNumber(gen, 'top_p'),
-    minP: optionalNumber(gen, 'min_p'),
-    repetitionPenalty: optionalNumber(gen, 'repetition_penalty'),
+  const vocabSize = required('vocab_size');
+  /** Token ids of a field: absent, one id, or a list of ids, each an integer in [0, vocab_size). */
+  const tokenIds = (file: string, source: Record<string, unknown>, key: string): number[] => {
+    const value = source[key];
+    if (value === undefined || value === null) return [];
+    // Some older exports write pad_token_id -1 for "none"; batches then pad with the first EOS id.
+    if (key === 'pad_token_id' && typeof value === 'number' && value < 0) return [];
+    const ids = Array.isArray(value) ? value : [value];
+    for (const id of ids) {
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= vocabSize) {
+        invalid(
+          file,
+          `has ${key}: ${showValue(value)}, but it must be a token id (an integer in [0, ${vocabSize}), below vocab_size) or a list of them; ${showValue(id)} is not. Correct or remove the field.`,
+        );
+      }
+    }
+    return ids as number[];
   };
+  const gen = generationConfig ?? {};
+  const eos = new Set([
+    ...tokenIds('config.json', c, 'eos_token_id'),
+    ...tokenIds('generation_config.json', gen, 'eos_token_id'),
+  ]);
+  const bos = tokenIds('config.json', c, 'bos_token_id');
+  const pad = tokenIds('config.json', c, 'pad_token_id');
+  const genBos = tokenIds('generation_config.json', gen, 'bos_token_id');
+  const genPad = tokenIds('generation_config.json', gen, 'pad_token_id');
+  const defaults: Record<string, unknown> = {};
+  for (const [name, field] of Object.entries(GENERATION_CONFIG_FIELDS)) {
+    // null is how Python writes "not set".
+    if (gen[field] !== undefined && gen[field] !== null) defaults[name] = gen[field];
+  }
+  // The graph's own past_key_values shape wins over this where it declares one (decoder-signature.ts).
+  const headDim = optionalSize('head_dim') ?? hidden / numHeads;
   return {
     modelType: typeof c.model_type === 'string' ? c.model_type : 'unknown',
-    vocabSize: required('vocab_size'),
+    vocabSize,
     numLayers: required('num_hidden_layers', 'n_layer'),
-    numKeyValueHeads: optionalNumber(c, 'num_key_value_heads') ?? numHeads,
-    headDim: optionalNumber(c, 'head_dim') ?? hidden / numHeads,
-    contextLength: optionalNumber(c, 'max_position_embeddings') ?? optionalNumber(c, 'n_positions') ?? 2048,
-    bosTokenId: idList(gen.bos_token_id ?? c.bos_token_id)[0],
+    numKeyValueHeads: optionalSize('num_key_value_heads') ?? numHeads,
+    headDim,
+    contextLength: optionalSize('max_position_embeddings') ?? optionalSize('n_positions') ?? 2048,
+    bosTokenId: (genBos.length > 0 ? genBos : bos)[0],
     eosTokenIds: [...eos],
-    padTokenId: idList(gen.pad_token_id ?? c.pad_token_id)[0],
-    generationDefaults: Object.fromEntries(Object.entries(defaults).filter(([, v]) => v !== undefined)),
+    padTokenId: (genPad.length > 0 ? genPad : pad)[0],
+    generationDefaults: defaults as GenerationDefaults,
     raw: config,
   };
 }

@@ -66,6 +66,14 @@ export function inspectDecoder(
     }
     kvLayers.push({ pastKey: layer.key, pastValue: layer.value, presentKey, presentValue });
   }
+  if (kvLayers.length === 0) {
+    // Every decode step feeds only the newest token and relies on the cache for the rest: a graph
+    // without one would see one token at a time and produce wrong text without any error.
+    throw new SlmkitError(
+      'UNSUPPORTED_MODEL',
+      `${file} has no KV cache: slmkit needs past_key_values.N.key/value inputs and present.N.key/value outputs, since each decode step feeds only the newest token; it has ${describe()}. Export the model with its cache (Optimum: \`optimum-cli export onnx --task text-generation-with-past\`), or use the decoder_model_merged.onnx / model.onnx of an onnx-community repository.`,
+    );
+  }
   for (const name of session.inputNames) {
     const known =
       name === 'input_ids' ||
