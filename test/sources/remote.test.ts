@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { type LoadProgress, type ModelStorage, type SlmkitError } from '@slmkit/core';
+import type { LoadProgress, ModelStorage, SlmkitError } from '@slmkit/core';
 import { openRemoteSource } from '@slmkit/core/backend';
 import { createFsStorage } from '@slmkit/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';

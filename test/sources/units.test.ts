@@ -1,9 +1,14 @@
 import { createHash } from 'node:crypto';
-import { checkRepoPath, storageKey } from '../../packages/core/src/sources/keys.js';
-import { dtypeOfOnnxFile, MODEL_DTYPES, missingVariantError, onnxFileForDtype } from '../../packages/core/src/sources/dtype.js';
 import { parseHubStorageKey } from '@slmkit/core/backend';
-import { Sha256 } from '../../packages/core/src/sources/sha256.js';
 import { describe, expect, it } from 'vitest';
+import {
+  dtypeOfOnnxFile,
+  MODEL_DTYPES,
+  missingVariantError,
+  onnxFileForDtype,
+} from '../../packages/core/src/sources/dtype.js';
+import { checkRepoPath, storageKey } from '../../packages/core/src/sources/keys.js';
+import { Sha256 } from '../../packages/core/src/sources/sha256.js';
 import { bytes } from './fixture.js';
 
 describe('dtype file names', () => {
