@@ -22,18 +22,7 @@ import type { WebRuntimeInfo } from '../backend.js';
 import { resolveRelativeUrl } from '../create-model.js';
 import type { PickedFiles } from '../local-files.js';
 import { Connection, type WorkerLike } from './connection.js';
-import {
-  type DistributiveOmit,
-  isProtocolMessage,
-  type LoadedInfo,
-  PROTOCOL,
-  type PrefixInfo,
-  type Reply,
-  type Request,
-  reviveError,
-  type SequenceState,
-  type WorkerLoadOptions,
-} from './protocol.js';
+import type { LoadedInfo, PrefixInfo, WorkerLoadOptions } from './protocol.js';
 import { type SequenceHost, WorkerSequence } from './worker-sequence.js';
 
 export type { WorkerLike } from './connection.js';
