@@ -43,6 +43,8 @@ export type {
   PrefixCacheOption,
   Prompt,
   Sequence,
+  SlmkitError,
+  SlmkitErrorCode,
   StorageWriter,
   StreamChunk,
   TextTokenizer,

@@ -196,12 +196,12 @@ export class LocalLanguageModel implements LanguageModel {
    * (see `LanguageModel.cachePrefix`). With `persist`, the prefix is also saved in the model's
    * state storage, where `cachePrefix` of the same prompt in a later process finds it.
    */
-  async cachePrefix(prompt: Prompt, given?: CachePrefixOptions): Promise<CachedPrefix> {
+  async cachePrefix(prompt: Prompt, options: CachePrefixOptions = {}): Promise<CachedPrefix> {
     this.assertUsable();
-    if (given !== undefined && (typeof given !== 'object' || given === null)) {
+    // `= {}` does not cover null.
+    if (typeof options !== 'object' || options === null) {
       throw new SlmkitError('INVALID_OPTION', 'cachePrefix options must be an object (or left out).');
     }
-    const options = given ?? {};
     const tokenIds = encodePrompt(this.encoder, prompt, options.templateVariables);
     this.checkContext(tokenIds.length);
     const saved = options.persist ? this.saved : undefined;
