@@ -7,21 +7,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  argmax,
-  type Backend,
-  createTokenizer,
-  IncrementalDetokenizer,
-  type InferenceSession,
-  repetitionPenalty,
-  type SamplingParams,
-  TokenSampler,
-} from '@slmkit/core';
-import * as ort from 'onnxruntime-node';
-import type { DecoderSignature } from '../packages/core/src/decoder-io.js';
-import { GenerationRun } from '../packages/core/src/generator.js';
-import { resolveGenerateOptions } from '../packages/core/src/options.js';
-import { createRng } from '../packages/core/src/rng.js';
+import type { HostTensor, InferenceSession, SessionValue } from '@slmkit/core/backend';
+import { GenerationRun } from '../packages/core/src/engine/generation-run.js';
+import { KvCache } from '../packages/core/src/engine/kv-cache.js';
+import { resolveGenerateOptions } from '../packages/core/src/engine/resolve-options.js';
+import { repetitionPenalty } from '../packages/core/src/logits/penalties.js';
+import { createRng } from '../packages/core/src/logits/rng.js';
+import { argmax, type SamplingParams, TokenSampler } from '../packages/core/src/logits/sampler.js';
+import type { DecoderSignature } from '../packages/core/src/model/decoder-signature.js';
+import { createTokenizer } from '../packages/core/src/model/tokenizer.js';
+import { IncrementalDetokenizer } from '../packages/core/src/text/detokenizer.js';
 import { llama2TokenizerDir } from '../test/fixtures/models.js';
 import { median } from './lib/stats.js';
 
@@ -104,9 +99,10 @@ function samplerRows(): MicroRow[] {
       const sampler = new TokenSampler(config.params, createRng(7));
       const seen = Array.from({ length: 256 }, (_, i) => (i * 7919) % vocab);
       const penalty = config.penalty ? repetitionPenalty(1.1, seen, vocab) : undefined;
+      const context = { sequenceIndex: 0, promptTokenIds: seen, generatedTokenIds: [] };
       const timing = timePerCall((i) => {
         const row = logits[i & 7];
-        penalty?.process(row);
+        penalty?.process(row, context);
         sampler.sample(row);
       });
       rows.push({ group: 'logits processing + sampling', name: config.name, vocab, ...timing });
@@ -175,11 +171,6 @@ async function engineRows(): Promise<MicroRow[]> {
     headDim: 64,
     logitsType: 'float32',
   };
-  const backend: Backend = {
-    name: 'instant',
-    createSession: () => Promise.reject(new Error('unused')),
-    createTensor: (type, data, dims) => new ort.Tensor(type, data as never, dims),
-  };
   const rows: MicroRow[] = [];
   const vocab = 32000;
   const logitsRows = logitRows(vocab, 8, false);
@@ -191,17 +182,17 @@ async function engineRows(): Promise<MicroRow[]> {
     outputMetadata: {},
     async run(feeds) {
       const length = feeds.input_ids.dims[1];
-      const outputs: Record<string, ort.Tensor> = {
-        logits: new ort.Tensor(
-          'float32',
-          length === 1 ? logitsRows[step++ & 7] : new Float32Array(length * vocab),
-          [1, length, vocab],
-        ),
+      const outputs: Record<string, SessionValue> = {
+        logits: {
+          type: 'float32',
+          data: length === 1 ? logitsRows[step++ & 7] : new Float32Array(length * vocab),
+          dims: [1, length, vocab],
+        },
       };
-      const kv = new Float32Array(0);
+      const kv: HostTensor = { type: 'float32', data: new Float32Array(0), dims: [1, 3, 0, 64] };
       for (const layer of kvLayers) {
-        outputs[layer.presentKey] = new ort.Tensor('float32', kv, [1, 3, 0, 64]);
-        outputs[layer.presentValue] = new ort.Tensor('float32', kv, [1, 3, 0, 64]);
+        outputs[layer.presentKey] = kv;
+        outputs[layer.presentValue] = kv;
       }
       return outputs;
     },
@@ -232,7 +223,6 @@ async function engineRows(): Promise<MicroRow[]> {
     for (let r = 0; r < 7; r++) {
       const run = new GenerationRun({
         session,
-        backend,
         signature,
         tokenizer,
         contextLength: 8192,
@@ -241,6 +231,8 @@ async function engineRows(): Promise<MicroRow[]> {
         prompts: [[1, 2, 3, 4]],
         options: resolveGenerateOptions({ maxNewTokens: tokens, eosTokenIds: [], ...sampling }, config),
         startTime: performance.now(),
+        cache: new KvCache(signature, 1),
+        reusedTokens: 0,
       });
       let count = 0;
       let first = 0;

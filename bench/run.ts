@@ -8,12 +8,16 @@
  * A paired run then loads all systems into one process and alternates them run by run. Progress goes
  * to stderr, the Markdown report to stdout, the JSON to bench/results/.
  *
+ * Scenario workloads (bench/lib/scenarios.ts: a 10-turn chat, a saved 1,000-token prefix) run in the
+ * same rounds, each of their roles in a fresh process (bench/scenario-child.ts), with a temporary
+ * slmkit cache directory per round and scenario.
+ *
  *   npm run bench [-- --rounds 4 --pairs 3 --threads 2 --no-spinning --quick --write-docs
- *                     --only greedy-128,greedy-1024 --skip-paired --skip-micro]
+ *                     --only greedy-128,greedy-1024,chat-10,profile-1000 --skip-paired --skip-micro]
  */
 import { fork } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +25,7 @@ import { parseArgs } from 'node:util';
 import type { ChildResult } from './child.js';
 import { describeMachine, machineInfo } from './lib/machine.js';
 import { type BenchReport, type RoundRecord, renderReport } from './lib/report.js';
+import { isScenarioId, SCENARIOS, type ScenarioId, type ScenarioResult } from './lib/scenarios.js';
 import { modelFolder, WORKLOADS, type WorkloadId } from './lib/workloads.js';
 import type { MicroRow } from './micro.js';
 import type { PairedResult } from './paired.js';
@@ -77,8 +82,12 @@ async function main() {
   const pairs = args.quick ? 1 : Number(args.pairs);
   const threads = Number(args.threads);
   const spinning = !args['no-spinning'];
-  const workloadIds = (args.only?.split(',') ?? Object.keys(WORKLOADS)) as WorkloadId[];
-  for (const id of workloadIds) if (!WORKLOADS[id]) throw new Error(`unknown workload ${id}`);
+  const selected = args.only?.split(',') ?? [...Object.keys(WORKLOADS), ...Object.keys(SCENARIOS)];
+  for (const id of selected) {
+    if (!Object.hasOwn(WORKLOADS, id) && !isScenarioId(id)) throw new Error(`unknown workload ${id}`);
+  }
+  const workloadIds = selected.filter((id): id is WorkloadId => Object.hasOwn(WORKLOADS, id));
+  const scenarioIds = selected.filter(isScenarioId);
   const machine = machineInfo();
   log(`slmkit benchmark on ${describeMachine(machine)}`);
   log(
@@ -96,7 +105,7 @@ async function main() {
   const roundRecords: RoundRecord[] = [];
   if (!args['skip-rounds']) {
     for (let round = 0; round < rounds; round++) {
-      const record: RoundRecord = { round: round + 1, results: [] };
+      const record: RoundRecord = { round: round + 1, results: [], scenarios: [] };
       for (const id of workloadIds) {
         const systems = WORKLOADS[id].systems;
         // Rotate the order so that no system always runs first (or right after the same neighbour).
@@ -117,6 +126,9 @@ async function main() {
             `round ${round + 1}/${rounds} ${id} ${system.padEnd(12)} ${msPerToken.toFixed(2)} ms/token, ttft ${run.ttftMs.toFixed(0)} ms, rss ${result.peakRssMb.toFixed(0)} MB (${((performance.now() - t) / 1000).toFixed(0)} s)`,
           );
         }
+      }
+      for (const id of scenarioIds) {
+        record.scenarios!.push(...(await runScenarioRound(id, round, rounds, threads, spinning)));
       }
       roundRecords.push(record);
     }
@@ -141,6 +153,7 @@ async function main() {
     machine,
     settings: { threads, spinning, rounds, pairs, reps: Number(args.reps), nodeFlags: args['node-flags'] },
     workloads: workloadIds.map((id) => WORKLOADS[id]),
+    scenarios: scenarioIds.map((id) => SCENARIOS[id]),
     rounds: roundRecords,
     paired,
     micro,
@@ -155,6 +168,54 @@ async function main() {
   if (args['write-docs']) await writeDocs(markdown);
   process.stdout.write(`${markdown}\n`);
   log(`done in ${(report.durationSeconds / 60).toFixed(1)} min; JSON in bench/results/bench-${stamp}.json`);
+}
+
+/**
+ * One round of a scenario: its setup roles, then the others in an order that rotates with the
+ * round, each in a fresh process, all on one temporary cache directory removed afterwards.
+ */
+async function runScenarioRound(
+  id: ScenarioId,
+  round: number,
+  rounds: number,
+  threads: number,
+  spinning: boolean,
+): Promise<ScenarioResult[]> {
+  const { setup, roles } = SCENARIOS[id];
+  const order = [...setup, ...roles.map((_, k) => roles[(k + round) % roles.length])];
+  const cacheDir = await mkdtemp(join(os.tmpdir(), `slmkit-bench-${id}-`));
+  const results: ScenarioResult[] = [];
+  try {
+    for (const role of order) {
+      const t = performance.now();
+      const result = await runChild<ScenarioResult>('./scenario-child.ts', [
+        id,
+        role,
+        String(threads),
+        spinning ? '1' : '0',
+        cacheDir,
+      ]);
+      results.push(result);
+      let summary: string;
+      if (result.scenario === 'chat-10') {
+        const ttft = result.turns.map((turn) => turn.ttftMs.toFixed(0));
+        summary = `ttft per turn ${ttft.join(' ')} ms`;
+      } else {
+        const p = result.profile;
+        const prefix =
+          p.cachePrefixMs === undefined
+            ? ''
+            : `cachePrefix ${p.cachePrefixMs.toFixed(0)} ms (${p.cachePrefixSource}), `;
+        summary = `${prefix}ttft ${p.ttftMs.toFixed(0)} ms`;
+      }
+      log(
+        `round ${round + 1}/${rounds} ${id} ${role.padEnd(12)} ${summary}, rss ${result.peakRssMb.toFixed(0)} MB (${((performance.now() - t) / 1000).toFixed(0)} s)`,
+      );
+    }
+  } finally {
+    await rm(cacheDir, { recursive: true, force: true });
+  }
+  return results;
 }
 
 /** Replaces the generated section of docs/benchmarks.md with the new report. */

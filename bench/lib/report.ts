@@ -4,12 +4,16 @@ import type { MicroRow } from '../micro.js';
 import type { PairedIteration, PairedResult } from '../paired.js';
 import { type RunTiming, SYSTEM_LABELS, type SystemName } from '../systems/types.js';
 import { describeMachine, type MachineInfo } from './machine.js';
+import { renderScenarios } from './scenario-report.js';
+import type { Scenario, ScenarioResult } from './scenarios.js';
 import { formatSummary, median, type Summary, summarize } from './stats.js';
 import { WORKLOADS, type Workload, type WorkloadId } from './workloads.js';
 
 export interface RoundRecord {
   round: number;
   results: ChildResult[];
+  /** The scenario workloads' processes of this round (bench/scenario-child.ts). */
+  scenarios?: ScenarioResult[];
 }
 
 export interface BenchReport {
@@ -25,6 +29,8 @@ export interface BenchReport {
     nodeFlags: string;
   };
   workloads: Workload[];
+  /** Scenario workloads selected (chat-10, profile-1000); absent in reports from before them. */
+  scenarios?: Scenario[];
   rounds: RoundRecord[];
   paired: PairedResult | undefined;
   micro: MicroRow[] | undefined;
@@ -229,7 +235,7 @@ export function renderReport(report: BenchReport): string {
       `${settings.threads} intra-op threads, spinning ${settings.spinning ? 'on' : 'off'}${settings.nodeFlags ? `, node ${settings.nodeFlags}` : ''}.`,
     '',
   ];
-  if (report.rounds.length) {
+  if (report.rounds.length && report.workloads.length) {
     lines.push(
       `### Separate processes, ${report.rounds.length} interleaved rounds`,
       '',
@@ -251,8 +257,15 @@ export function renderReport(report: BenchReport): string {
   }
   const check = tokenCheck(report);
   if (check.length) lines.push(...check, '');
+  lines.push(
+    ...renderScenarios(
+      (report.scenarios ?? []).map((s) => s.id),
+      report.rounds.map((r) => r.scenarios ?? []),
+    ),
+  );
   if (report.micro)
     lines.push('### Micro-benchmarks (slmkit JavaScript per token)', '', ...microTable(report.micro), '');
-  lines.push(`Workloads: ${report.workloads.map((w) => `\`${w.id}\` ${w.title}`).join('; ')}.`);
+  const described = [...report.workloads, ...(report.scenarios ?? [])];
+  lines.push(`Workloads: ${described.map((w) => `\`${w.id}\` ${w.title}`).join('; ')}.`);
   return lines.join('\n');
 }

@@ -1,5 +1,5 @@
 /** slmkit as a user runs it: createModel() on the folder, then model.stream() over token ids. */
-import type { GenerateOptions, LanguageModel } from '@slmkit/node';
+import type { GenerateOptions, LocalLanguageModel, NodeCreateModelOptions } from '@slmkit/node';
 import {
   type BenchSystem,
   type LoadOptions,
@@ -10,21 +10,15 @@ import {
 
 export class SlmkitSystem implements BenchSystem {
   readonly name = 'slmkit' as const;
-  private model!: LanguageModel;
+  private model!: LocalLanguageModel;
 
   async load(options: LoadOptions): Promise<void> {
     const { createModel } = await builtPackage();
-    const ort = ortSessionOptions(options);
     this.model = await createModel(options.folder, {
       // The warm-up uses the same prompt: with the prefix cache on, the measured run would reuse its
       // KV cache and skip the prefill, which no other system does.
       prefixCache: false,
-      sessionOptions: {
-        intraOpNumThreads: ort.intraOpNumThreads,
-        interOpNumThreads: ort.interOpNumThreads,
-        graphOptimizationLevel: ort.graphOptimizationLevel,
-        allowSpinning: options.spinning,
-      },
+      sessionOptions: slmkitSessionOptions(options),
     });
   }
 
@@ -65,12 +59,23 @@ export class SlmkitSystem implements BenchSystem {
   }
 }
 
+/** The ONNX Runtime settings of {@link ortSessionOptions}, as slmkit's `sessionOptions`. */
+export function slmkitSessionOptions(options: LoadOptions): NodeCreateModelOptions['sessionOptions'] {
+  const ort = ortSessionOptions(options);
+  return {
+    intraOpNumThreads: ort.intraOpNumThreads,
+    interOpNumThreads: ort.interOpNumThreads,
+    graphOptimizationLevel: ort.graphOptimizationLevel,
+    allowSpinning: options.spinning,
+  };
+}
+
 /**
  * The built @slmkit/node (`npm run bench` builds first), as applications load it. Through the
  * tsconfig paths, tsx would load the TypeScript sources instead, and then also start the session
  * worker through tsx, whose loader weighs on that thread's heap and time.
  */
-async function builtPackage(): Promise<typeof import('@slmkit/node')> {
+export async function builtPackage(): Promise<typeof import('@slmkit/node')> {
   const dist = new URL('../../packages/node/dist/index.js', import.meta.url);
   return import(dist.href);
 }

@@ -18,7 +18,21 @@ import {
   type RunTiming,
 } from './types.js';
 
-class TimingStreamer extends BaseStreamer {
+/** `from_pretrained` on the folder, from local files only, with the bench's session settings. */
+export async function loadTransformersModel(options: LoadOptions): Promise<PreTrainedModel> {
+  env.allowRemoteModels = false;
+  env.allowLocalModels = true;
+  env.localModelPath = dirname(options.folder);
+  env.useFSCache = false;
+  return AutoModelForCausalLM.from_pretrained(basename(options.folder), {
+    dtype: 'fp32',
+    device: 'cpu',
+    local_files_only: true,
+    session_options: ortSessionOptions(options),
+  });
+}
+
+export class TimingStreamer extends BaseStreamer {
   calls = 0;
   firstTokenTime = 0;
   lastTokenTime = 0;
@@ -36,17 +50,7 @@ export class TransformersSystem implements BenchSystem {
   private model!: PreTrainedModel;
 
   async load(options: LoadOptions): Promise<void> {
-    env.allowRemoteModels = false;
-    env.allowLocalModels = true;
-    env.localModelPath = dirname(options.folder);
-    env.useFSCache = false;
-    const ort = ortSessionOptions(options);
-    this.model = await AutoModelForCausalLM.from_pretrained(basename(options.folder), {
-      dtype: 'fp32',
-      device: 'cpu',
-      local_files_only: true,
-      session_options: ort,
-    });
+    this.model = await loadTransformersModel(options);
   }
 
   async run(spec: RunSpec): Promise<RunTiming> {

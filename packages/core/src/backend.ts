@@ -52,6 +52,7 @@ export type {
 } from './index.js';
 export type { PipelineOptions } from './logits/pipeline.js';
 export type { SamplingParams } from './logits/sampler.js';
+export { sampledFileDigest } from './model/fingerprint.js';
 export {
   describeOrtValues,
   type OrtOutputOptions,

@@ -1,17 +1,24 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { ModelFile } from '@slmkit/core/backend';
+import { type ModelFile, sampledFileDigest } from '@slmkit/core/backend';
 
-async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+/** {@link sampledFileDigest} of a file on disk: 64 positional reads of 64 KiB. */
+async function digestOfFile(path: string): Promise<string> {
+  const file = await open(path, 'r');
+  try {
+    const { size } = await file.stat();
+    return await sampledFileDigest(size, async (offset, length) => {
+      const buffer = new Uint8Array(length);
+      const { bytesRead } = await file.read(buffer, 0, length, offset);
+      return buffer.subarray(0, bytesRead);
+    });
+  } finally {
+    await file.close();
+  }
 }
 
 /**
- * SHA-256 of an .onnx file given by local path and of its external data: the files listed in
+ * The sampled digest ({@link sampledFileDigest}) of an .onnx file given by local path and of its external data: the files listed in
  * `externalData`, else the files beside it that ONNX exports name after it (`model.onnx_data`,
  * `model.onnx_data_1`, `model.onnx.data`). For the model's fingerprint, computed when first needed.
  */
@@ -26,6 +33,6 @@ export async function hashLocalModelFile(file: ModelFile): Promise<string> {
       .sort()
       .map((f) => join(dirname(graph), f));
   }
-  const digests = await Promise.all([graph, ...data].map(sha256OfFile));
+  const digests = await Promise.all([graph, ...data].map(digestOfFile));
   return digests.join('+');
 }

@@ -3,16 +3,24 @@ import type { ModelFile } from '../spec/backend.js';
 import { SlmkitError } from '../spec/errors.js';
 import type { ModelSourceReader } from './model-source.js';
 
-/** Bytes hashed from each of the evenly spaced windows of a graph held in memory. */
+/** Bytes hashed from each of the evenly spaced windows of a graph file. */
 const WINDOW = 64 * 1024;
 const WINDOWS = 64;
 
-/** SHA-256 of the size and {@link WINDOWS} evenly spaced windows of `data`: cheap, and any other file differs. */
-function sampledDigest(data: Uint8Array): string {
-  const hash = new Sha256().update(new TextEncoder().encode(`${data.byteLength}:`));
-  if (data.byteLength <= WINDOW * WINDOWS) return hash.update(data).hex();
-  const stride = Math.floor((data.byteLength - WINDOW) / (WINDOWS - 1));
-  for (let i = 0; i < WINDOWS; i++) hash.update(data.subarray(i * stride, i * stride + WINDOW));
+/**
+ * SHA-256 of a file's size and of {@link WINDOWS} evenly spaced windows of its bytes (all of it
+ * when it is small), read through `read(offset, length)`: 4 MiB whatever the file's size, and any
+ * other weights (a retrained or requantised model) differ in it. It fingerprints a graph for saved
+ * state without reading hundreds of megabytes in every process.
+ */
+export async function sampledFileDigest(
+  size: number,
+  read: (offset: number, length: number) => Uint8Array | Promise<Uint8Array>,
+): Promise<string> {
+  const hash = new Sha256().update(new TextEncoder().encode(`${size}:`));
+  if (size <= WINDOW * WINDOWS) return hash.update(await read(0, size)).hex();
+  const stride = Math.floor((size - WINDOW) / (WINDOWS - 1));
+  for (let i = 0; i < WINDOWS; i++) hash.update(await read(i * stride, WINDOW));
   return hash.hex();
 }
 
@@ -29,15 +37,18 @@ export function graphIdentity(
   hashLocalFile?: (file: ModelFile) => Promise<string>,
 ): () => Promise<string> {
   const inMemory = file.data ? [file.data, ...(file.externalData ?? []).map((d) => d.data)] : undefined;
+  // Started now, so the bytes need not be kept (the windows are copied by the hash as it reads them).
   const sampled = inMemory?.every((d): d is Uint8Array => d instanceof Uint8Array)
-    ? inMemory.map(sampledDigest).join('+')
+    ? Promise.all(
+        inMemory.map((d) => sampledFileDigest(d.byteLength, (at, n) => d.subarray(at, at + n))),
+      ).then((digests) => digests.join('+'))
     : undefined;
   let identity: Promise<string> | undefined;
   return () => {
     identity ??= (async () => {
       const digest =
         (await reader.contentDigest?.(path)) ??
-        sampled ??
+        (await sampled) ??
         (file.path !== undefined ? await hashLocalFile?.(file) : undefined);
       if (digest === undefined) {
         throw new SlmkitError(

@@ -114,9 +114,10 @@ export interface GenerationStream<R> extends AsyncIterable<StreamChunk> {
 /** Options of `model.cachePrefix()`. */
 export interface CachePrefixOptions {
   /**
-   * Also save the prefilled prefix to the model's storage under the model's fingerprint, so later
-   * processes (or page loads) that call `cachePrefix` with the same prompt load it instead of
-   * computing it (default false).
+   * Also save the prefilled prefix to the model's storage under the model's fingerprint, and load it
+   * from there when it is saved already: later `cachePrefix` calls with `persist` and the same
+   * prompt, in this process or another (or after a page load), load it instead of computing it
+   * (default false: kept in memory only, never read from storage).
    */
   persist?: boolean;
   /** Extra variables for the chat template, when the prompt is messages. */
