@@ -8,7 +8,7 @@ const WINDOW = 64 * 1024;
 const WINDOWS = 64;
 
 /**
- * SHA-256 of a file's size and of {@link WINDOWS} evenly spaced windows of its bytes (all of it
+ * SHA-256 of a file's size and of 64 evenly spaced windows of 64 KiB of its bytes (all of it
  * when it is small), read through `read(offset, length)`: 4 MiB whatever the file's size, and any
  * other weights (a retrained or requantised model) differ in it. It fingerprints a graph for saved
  * state without reading hundreds of megabytes in every process.
