@@ -1,0 +1,423 @@
+// Soak: many mixed calls on one model, then many create/dispose cycles. Samples RSS and heap (after
+// a forced GC), reports their slopes, and counts the session worker threads back to the baseline.
+// Not part of the test suite.
+//
+//   npm run soak                      10,000 calls and 200 create/dispose cycles (~10 min on 2 cores)
+//   npm run soak -- --quick           600 calls and 20 cycles (~1 min)
+//   npm run soak -- --calls 2000 --cycles 50 --seed 7 --json out.json
+//
+// Exits 1 when a call failed unexpectedly (anything but the ABORTED the soak asked for), when the
+// session worker threads or OS threads are not back to the baseline, or when memory grows past
+// BOUNDS below.
+import { readdirSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { parseArgs } from 'node:util';
+import type { Chat, LocalLanguageModel, Sequence } from '@slmkit/core';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    calls: { type: 'string' },
+    cycles: { type: 'string' },
+    seed: { type: 'string' },
+    json: { type: 'string' },
+  },
+});
+const CALLS = Number(args.calls ?? (args.quick ? 600 : 10_000));
+const CYCLES = Number(args.cycles ?? (args.quick ? 20 : 200));
+const SEED = Number(args.seed ?? Date.now() % 2 ** 31);
+/** Growth (MB, after the first 20% of the samples) above which the soak fails. */
+const BOUNDS = { rssPer1000Calls: 2, heapPer1000Calls: 1, rssPer100Cycles: 10, heapPer100Cycles: 2 };
+/** The prefix cache's bound in phase 1: small, so it fills early and its growth is not taken for a leak. */
+const PREFIX_CACHE_MB = 4;
+
+// Counts live worker threads exactly: every Worker made from here on (the node backend's session
+// threads) is counted until it exits. Patched before @slmkit/node is imported.
+const workerThreads = createRequire(import.meta.url)(
+  'node:worker_threads',
+) as typeof import('node:worker_threads');
+let liveWorkers = 0;
+let workersMade = 0;
+const OriginalWorker = workerThreads.Worker;
+workerThreads.Worker = class CountedWorker extends OriginalWorker {
+  constructor(...params: ConstructorParameters<typeof OriginalWorker>) {
+    super(...params);
+    liveWorkers++;
+    workersMade++;
+    this.once('exit', () => liveWorkers--);
+  }
+};
+syncBuiltinESMExports();
+
+const { createModel } = await import('@slmkit/node');
+const { ensureModel } = await import('../test/fixtures/models.js');
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc)
+  console.warn('soak: run with node --expose-gc (npm run soak does) for heap numbers without garbage noise');
+
+/** OS threads of this process (the main thread, libuv's pool, V8's, ONNX Runtime's, each worker's). */
+const osThreads = () => readdirSync('/proc/self/task').length;
+
+interface Sample {
+  at: number;
+  rssMb: number;
+  heapMb: number;
+  externalMb: number;
+  threads: number;
+  workers: number;
+  prefixCacheMb?: number;
+}
+
+async function sample(at: number, model?: LocalLanguageModel): Promise<Sample> {
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  gc?.();
+  gc?.();
+  const m = process.memoryUsage();
+  const mb = (n: number) => n / 2 ** 20;
+  return {
+    at,
+    rssMb: mb(m.rss),
+    heapMb: mb(m.heapUsed),
+    externalMb: mb(m.external),
+    threads: osThreads(),
+    workers: liveWorkers,
+    prefixCacheMb: model ? mb(model.prefixCache.bytes) : undefined,
+  };
+}
+
+/** Least-squares slope of `y` over `x`, from the samples after the first 20% (the warm-up). */
+function slope(samples: readonly Sample[], y: (s: Sample) => number): number {
+  const kept = samples.slice(Math.floor(samples.length * 0.2));
+  if (kept.length < 2) return 0;
+  const n = kept.length;
+  const mx = kept.reduce((a, s) => a + s.at, 0) / n;
+  const my = kept.reduce((a, s) => a + y(s), 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const s of kept) {
+    num += (s.at - mx) * (y(s) - my);
+    den += (s.at - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}
+
+// A seeded generator, so a run can be repeated with --seed.
+let state = SEED >>> 0 || 1;
+function random(): number {
+  state = (state + 0x6d2b79f5) >>> 0;
+  let t = state;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+}
+const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
+const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)];
+
+const WORDS = ['Once', ' upon', ' a', ' time', ' there', ' was', ' a', ' fox', '.', ' The', ' end', '\n'];
+const promptText = () => Array.from({ length: int(1, 12) }, () => pick(WORDS)).join('');
+const sampling = () =>
+  random() < 0.5 ? { temperature: 0 } : { temperature: 0.8, topK: 40, topP: 0.95, seed: int(0, 1000) };
+
+const counts = new Map<string, { ok: number; aborted: number; unexpected: number }>();
+const unexpected: string[] = [];
+
+function tally(kind: string, outcome: 'ok' | 'aborted' | 'unexpected', error?: unknown): void {
+  const c = counts.get(kind) ?? { ok: 0, aborted: 0, unexpected: 0 };
+  c[outcome]++;
+  counts.set(kind, c);
+  if (outcome === 'unexpected' && unexpected.length < 20)
+    unexpected.push(
+      `${kind}: ${error instanceof Error ? `${error.name} [${(error as { code?: string }).code}] ${error.message}` : String(error)}`,
+    );
+}
+
+async function counted(kind: string, work: () => Promise<unknown>, abortable = false): Promise<void> {
+  try {
+    await work();
+    tally(kind, 'ok');
+  } catch (error) {
+    const aborted = abortable && (error as { code?: string }).code === 'ABORTED';
+    tally(kind, aborted ? 'aborted' : 'unexpected', error);
+  }
+}
+
+/** Reads a stream, leaving it after `breakAfter` chunks or aborting after `abortAfter`. */
+async function consume(
+  stream: AsyncIterable<unknown> & { result: Promise<unknown> },
+  breakAfter = Number.POSITIVE_INFINITY,
+  abortAfter = Number.POSITIVE_INFINITY,
+  controller?: AbortController,
+): Promise<void> {
+  let n = 0;
+  for await (const _ of stream) {
+    n++;
+    if (n >= abortAfter) controller?.abort();
+    if (n >= breakAfter) break;
+  }
+  await stream.result;
+}
+
+/** One mixed call: a plain generation, a stream, an abort, a batch, a chat or a sequence operation. */
+async function mixedCall(model: LocalLanguageModel, chats: Chat[], sequences: Sequence[]): Promise<void> {
+  const r = random();
+  const maxNewTokens = int(1, 12);
+  if (r < 0.2) {
+    return counted('generate', () => model.generate(promptText(), { maxNewTokens, ...sampling() }));
+  }
+  if (r < 0.3) {
+    return counted('stream', () => consume(model.stream(promptText(), { maxNewTokens, ...sampling() })));
+  }
+  if (r < 0.4) {
+    return counted('stream + break', () =>
+      consume(model.stream(promptText(), { maxNewTokens: 16, ...sampling() }), int(0, 10)),
+    );
+  }
+  if (r < 0.5) {
+    const controller = new AbortController();
+    if (random() < 0.5) {
+      const timer = setTimeout(() => controller.abort(), int(0, 15));
+      return counted(
+        'generate + abort (timer)',
+        () =>
+          model
+            .generate(promptText(), { maxNewTokens: 16, signal: controller.signal })
+            .finally(() => clearTimeout(timer)),
+        true,
+      );
+    }
+    return counted(
+      'stream + abort (chunk)',
+      () =>
+        consume(
+          model.stream(promptText(), { maxNewTokens: 16, signal: controller.signal }),
+          Number.POSITIVE_INFINITY,
+          int(1, 10),
+          controller,
+        ),
+      true,
+    );
+  }
+  if (r < 0.55) {
+    return counted('batch', () =>
+      model.generate([promptText(), promptText(), promptText()], { maxNewTokens }),
+    );
+  }
+  if (r < 0.78) return chatCall(model, chats);
+  return sequenceCall(model, sequences);
+}
+
+async function chatCall(model: LocalLanguageModel, chats: Chat[]): Promise<void> {
+  const r = random();
+  if (chats.length === 0 || (chats.length < 3 && r < 0.1)) {
+    return counted('chat: create', async () => {
+      chats.push(model.createChat({ system: random() < 0.5 ? 'You are terse.' : undefined }));
+    });
+  }
+  const i = int(0, chats.length - 1);
+  const chat = chats[i];
+  // Conversations end before they outgrow the context window.
+  if (chat.messages.length > 12 || r < 0.15) {
+    chats.splice(i, 1);
+    return counted('chat: dispose', () => chat.dispose());
+  }
+  if (r < 0.45)
+    return counted('chat: send', () => chat.send(promptText(), { maxNewTokens: int(1, 10), ...sampling() }));
+  if (r < 0.6) {
+    return counted('chat: stream + break', () =>
+      consume(chat.stream(promptText(), { maxNewTokens: 12 }), int(0, 8)),
+    );
+  }
+  if (r < 0.7) {
+    const controller = new AbortController();
+    return counted(
+      'chat: stream + abort',
+      () =>
+        consume(
+          chat.stream(promptText(), { maxNewTokens: 12, signal: controller.signal }),
+          Number.POSITIVE_INFINITY,
+          int(1, 8),
+          controller,
+        ),
+      true,
+    );
+  }
+  if (r < 0.8 && chats.length < 4) return counted('chat: fork', async () => chats.push(await chat.fork()));
+  if (r < 0.9)
+    return counted('chat: setMessages', async () =>
+      chat.setMessages(chat.messages.slice(0, int(0, chat.messages.length))),
+    );
+  return counted('chat: save + restore', async () => {
+    const restored = await model.restoreChat(await chat.save());
+    chats[i] = restored;
+    await chat.dispose();
+  });
+}
+
+async function sequenceCall(model: LocalLanguageModel, sequences: Sequence[]): Promise<void> {
+  const r = random();
+  if (sequences.length === 0 || (sequences.length < 3 && r < 0.1)) {
+    return counted('sequence: create', async () => {
+      sequences.push(model.createSequence());
+    });
+  }
+  const i = int(0, sequences.length - 1);
+  const sequence = sequences[i];
+  if (sequence.tokenIds.length > 300 || r < 0.15) {
+    sequences.splice(i, 1);
+    return counted('sequence: dispose', () => sequence.dispose());
+  }
+  if (r < 0.5) {
+    // The sequence's own text plus more: it reuses what it holds and prefills the rest.
+    // (decode([]) throws a plain Error: docs/reliability.md, known not to hold.)
+    const held = sequence.tokenIds.length > 0 ? await model.decode(sequence.tokenIds) : '';
+    const text = held + promptText();
+    return counted('sequence: generate', () =>
+      model.generate(text, { maxNewTokens: int(1, 8), sequence, ...sampling() }),
+    );
+  }
+  if (r < 0.7)
+    return counted('sequence: truncate', () => sequence.truncate(int(0, sequence.tokenIds.length)));
+  if (r < 0.8 && sequences.length < 4)
+    return counted('sequence: fork', async () => sequences.push(await sequence.fork()));
+  return counted('sequence: save + restore', async () => {
+    sequences[i] = await model.restoreSequence(await sequence.save());
+    await sequence.dispose();
+  });
+}
+
+const fmt = (n: number, digits = 1) => n.toFixed(digits);
+
+async function main(): Promise<void> {
+  const dir = await ensureModel('tiny');
+  console.log(`soak: ${CALLS} mixed calls, ${CYCLES} create/dispose cycles, seed ${SEED}, model ${dir}`);
+  const startThreads = osThreads();
+
+  // Phase 1: mixed calls on one model (the default session thread: a worker).
+  const started1 = performance.now();
+  const model = await createModel(dir, { prefixCache: { maxBytes: PREFIX_CACHE_MB * 2 ** 20 } });
+  const chats: Chat[] = [];
+  const sequences: Sequence[] = [];
+  const every = Math.max(1, Math.floor(CALLS / 40));
+  const calls: Sample[] = [await sample(0, model)];
+  for (let i = 1; i <= CALLS; i++) {
+    await mixedCall(model, chats, sequences);
+    if (i % every === 0 || i === CALLS) {
+      calls.push(await sample(i, model));
+      if ((i / every) % 10 === 0) {
+        const s = calls[calls.length - 1];
+        console.log(`  ${i} calls: RSS ${fmt(s.rssMb)} MB, heap ${fmt(s.heapMb)} MB, threads ${s.threads}`);
+      }
+    }
+  }
+  for (const chat of chats.splice(0)) await chat.dispose();
+  for (const sequence of sequences.splice(0)) await sequence.dispose();
+  await model.dispose();
+  const seconds1 = (performance.now() - started1) / 1000;
+
+  // Phase 2: create/dispose cycles, each with a call, a chat turn and a sequence save.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const baseline = { threads: osThreads(), workers: liveWorkers };
+  const started2 = performance.now();
+  const cycleEvery = Math.max(1, Math.floor(CYCLES / 40));
+  const cycles: Sample[] = [await sample(0)];
+  let peakWorkers = 0;
+  for (let i = 1; i <= CYCLES; i++) {
+    await counted('cycle', async () => {
+      const m = await createModel(dir);
+      peakWorkers = Math.max(peakWorkers, liveWorkers);
+      await m.generate(promptText(), { maxNewTokens: 4 });
+      const chat = m.createChat();
+      await chat.send('Hi', { maxNewTokens: 2 });
+      const s = m.createSequence();
+      await m.generate('Hello', { maxNewTokens: 2, sequence: s });
+      await m.restoreSequence(await s.save());
+      // Chats and sequences left open: dispose frees them.
+      await m.dispose();
+    });
+    if (i % cycleEvery === 0 || i === CYCLES) cycles.push(await sample(i));
+  }
+  const seconds2 = (performance.now() - started2) / 1000;
+  // Worker threads exit asynchronously after their session is released.
+  const deadline = performance.now() + 5000;
+  while ((liveWorkers > baseline.workers || osThreads() > baseline.threads) && performance.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  const end = { threads: osThreads(), workers: liveWorkers };
+
+  const rssCalls = slope(calls, (s) => s.rssMb) * 1000;
+  // What the prefix cache keeps on purpose (KV bytes, bounded) is not a leak.
+  const ownCalls = slope(calls, (s) => s.rssMb - (s.prefixCacheMb ?? 0)) * 1000;
+  const heapCalls = slope(calls, (s) => s.heapMb) * 1000;
+  const rssCycles = slope(cycles, (s) => s.rssMb) * 100;
+  const heapCycles = slope(cycles, (s) => s.heapMb) * 100;
+  const first = (l: Sample[]) => l[0];
+  const last = (l: Sample[]) => l[l.length - 1];
+  const span = (l: Sample[], y: (s: Sample) => number) => `${fmt(y(first(l)))} → ${fmt(y(last(l)))}`;
+
+  const rows: [string, string, string][] = [
+    [
+      '',
+      `mixed calls (${CALLS}, ${fmt(seconds1, 0)} s)`,
+      `create/dispose (${CYCLES}, ${fmt(seconds2, 0)} s)`,
+    ],
+    ['RSS MB, start → end', span(calls, (s) => s.rssMb), span(cycles, (s) => s.rssMb)],
+    ['RSS slope', `${fmt(rssCalls, 2)} MB / 1,000 calls`, `${fmt(rssCycles, 2)} MB / 100 cycles`],
+    ['RSS − prefix cache, slope', `${fmt(ownCalls, 2)} MB / 1,000 calls`, ''],
+    ['heap MB after GC, start → end', span(calls, (s) => s.heapMb), span(cycles, (s) => s.heapMb)],
+    ['heap slope', `${fmt(heapCalls, 2)} MB / 1,000 calls`, `${fmt(heapCycles, 2)} MB / 100 cycles`],
+    ['prefix cache MB, end', `${fmt(last(calls).prefixCacheMb ?? 0, 2)} (bound ${PREFIX_CACHE_MB})`, ''],
+    [
+      'OS threads, start → end',
+      `${first(calls).threads} → ${last(calls).threads}`,
+      `${baseline.threads} → ${end.threads}`,
+    ],
+    [
+      'live session workers',
+      `${first(calls).workers} → ${last(calls).workers}`,
+      `${baseline.workers} → ${end.workers} (peak ${peakWorkers}, ${workersMade} made in all)`,
+    ],
+  ];
+  const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c].length)));
+  const line = (r: string[]) => `| ${r.map((cell, c) => cell.padEnd(widths[c])).join(' | ')} |`;
+  console.log(`\n${line(rows[0])}\n| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`);
+  for (const r of rows.slice(1)) console.log(line(r));
+  console.log(
+    `\nOS threads at the start of the process: ${startThreads} (the first model starts libuv's and ONNX Runtime's pools)`,
+  );
+  console.log('\ncalls                      |    ok | aborted | unexpected');
+  for (const [kind, c] of [...counts].sort()) {
+    console.log(
+      `${kind.padEnd(26)} | ${String(c.ok).padStart(5)} | ${String(c.aborted).padStart(7)} | ${c.unexpected}`,
+    );
+  }
+  for (const line of unexpected) console.log(`  unexpected: ${line}`);
+
+  const problems: string[] = [];
+  if (unexpected.length > 0) problems.push('calls failed unexpectedly');
+  if (end.workers !== baseline.workers)
+    problems.push(`live workers ${end.workers}, baseline ${baseline.workers}`);
+  if (end.threads > baseline.threads)
+    problems.push(`OS threads ${end.threads}, baseline ${baseline.threads}`);
+  if (ownCalls > BOUNDS.rssPer1000Calls)
+    problems.push(`RSS (less the prefix cache) grows ${fmt(ownCalls, 2)} MB per 1,000 calls`);
+  if (heapCalls > BOUNDS.heapPer1000Calls)
+    problems.push(`the heap grows ${fmt(heapCalls, 2)} MB per 1,000 calls`);
+  if (rssCycles > BOUNDS.rssPer100Cycles) problems.push(`RSS grows ${fmt(rssCycles, 2)} MB per 100 cycles`);
+  if (heapCycles > BOUNDS.heapPer100Cycles)
+    problems.push(`the heap grows ${fmt(heapCycles, 2)} MB per 100 cycles`);
+  console.log(problems.length === 0 ? '\nsoak: OK' : `\nsoak: FAILED (${problems.join('; ')})`);
+  if (args.json) {
+    await writeFile(
+      args.json,
+      JSON.stringify(
+        { seed: SEED, calls, cycles, counts: Object.fromEntries(counts), baseline, end, problems },
+        null,
+        2,
+      ),
+    );
+  }
+  process.exitCode = problems.length === 0 ? 0 : 1;
+}
+
+await main();
