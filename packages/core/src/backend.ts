@@ -4,7 +4,7 @@
  * loading over a backend, and the pieces of the download cache a storage implements.
  */
 
-export { abortedError } from './engine/call-queue.js';
+export { type OpenStreams, queuedStream, type StreamedRun } from './engine/generation-stream.js';
 export {
   type CreateModelOptions,
   createModelFromSource,
@@ -13,6 +13,7 @@ export {
 } from './engine/load-model.js';
 export { checkSequenceOption, isMessageList, type OwnedSequence } from './engine/prompts.js';
 export { type ResolvedGenerateOptions, resolveGenerateOptions } from './engine/resolve-options.js';
+export { snapshotChecksum } from './engine/snapshot.js';
 // The types of `@slmkit/core` that the signatures here use, so this entry can name them all.
 export type {
   CachedPrefix,
@@ -69,6 +70,7 @@ export {
   type RemoteModelSource,
   type RemoteSourceOptions,
 } from './sources/remote.js';
+export { dataFilesIn } from './sources/repo-files.js';
 export {
   type Backend,
   type HostTensor,
@@ -83,4 +85,5 @@ export {
   type TensorType,
   type ValueInfo,
 } from './spec/backend.js';
+export { abortedError } from './spec/errors.js';
 export { splitStorageKey, storageKeyParts } from './spec/storage.js';

@@ -1,11 +1,4 @@
-import { SlmkitError } from '../spec/errors.js';
-
-/** The ABORTED error of `signal`: its own reason when that is one already. */
-export function abortedError(signal: AbortSignal, what = 'The call was aborted.'): SlmkitError {
-  const reason = signal.reason;
-  if (reason instanceof SlmkitError && reason.code === 'ABORTED') return reason;
-  return new SlmkitError('ABORTED', what, { cause: reason });
-}
+import { abortedError } from '../spec/errors.js';
 
 /** Runs async work one piece at a time, in call order (a model's calls share one session and its caches). */
 export class CallQueue {

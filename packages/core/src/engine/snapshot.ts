@@ -29,8 +29,8 @@ export interface SnapshotHeader {
 
 const align8 = (n: number) => Math.ceil(n / 8) * 8;
 
-/** FNV-1a over whole 32-bit words, then the trailing bytes. */
-function checksum(bytes: Uint8Array): number {
+/** The checksum a snapshot's header holds of its payload: FNV-1a over whole 32-bit words, then the trailing bytes. */
+export function snapshotChecksum(bytes: Uint8Array): number {
   let hash = 0x811c9dc5;
   const words = Math.floor(bytes.byteLength / 4);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -53,7 +53,7 @@ export function encodeSnapshot(
     at += part.byteLength;
   }
   const header = new TextEncoder().encode(
-    JSON.stringify({ ...fields, kind, payloadBytes, checksum: checksum(payload) }),
+    JSON.stringify({ ...fields, kind, payloadBytes, checksum: snapshotChecksum(payload) }),
   );
   const start = align8(PREFIX_BYTES + header.byteLength);
   const out = new Uint8Array(start + payloadBytes);
@@ -108,7 +108,7 @@ export function decodeSnapshot(
   }
   // The KV arrays are read as typed arrays, which need aligned offsets: copy when the caller's view is not.
   const payload = bytes.byteOffset % 8 === 0 ? bytes.subarray(start) : bytes.slice(start);
-  if (checksum(payload) !== header.checksum)
+  if (snapshotChecksum(payload) !== header.checksum)
     invalid('The snapshot is corrupt (its checksum does not match).');
   return { header, payload };
 }

@@ -58,3 +58,10 @@ export class SlmkitError extends Error {
 export function isSlmkitError(error: unknown, code?: SlmkitErrorCode): error is SlmkitError {
   return error instanceof SlmkitError && (code === undefined || error.code === code);
 }
+
+/** The ABORTED error of `signal`: its own reason when that is one already. */
+export function abortedError(signal: AbortSignal, what = 'The call was aborted.'): SlmkitError {
+  const reason = signal.reason;
+  if (reason instanceof SlmkitError && reason.code === 'ABORTED') return reason;
+  return new SlmkitError('ABORTED', what, { cause: reason });
+}
