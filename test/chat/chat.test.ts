@@ -300,18 +300,26 @@ describe('persisted prefixes', () => {
     }
   });
 
-  it('a pinned prefix is reused in process and freed by release', async () => {
+  it('a pinned prefix is reused in process and freed when its last handle is released', async () => {
     const local = await createModel(dir, { prefixCache: false });
     try {
       const profile = 'The user is a gardener who likes tomatoes. ';
+      const question = `${profile}What should I plant?`;
       const prefix = await local.cachePrefix(profile);
       expect(prefix.source).toBe('computed');
-      expect((await local.cachePrefix(profile)).source).toBe('memory');
-      const a = await local.generate(`${profile}What should I plant?`, GREEDY);
+      const again = await local.cachePrefix(profile);
+      expect(again.source).toBe('memory');
+      const a = await local.generate(question, GREEDY);
       // The prefix's last token may merge with the text after it ("▁" + "What"), so one can differ.
       expect(a.usage.cachedPromptTokens).toBeGreaterThanOrEqual(prefix.tokenCount - 1);
+      // Releasing one handle (twice: the second does nothing) leaves the other's hold.
       await prefix.release();
-      const b = await local.generate(`${profile}What should I plant?`, GREEDY);
+      await prefix.release();
+      expect((await local.generate(question, GREEDY)).usage.cachedPromptTokens).toBe(
+        a.usage.cachedPromptTokens,
+      );
+      await again.release();
+      const b = await local.generate(question, GREEDY);
       expect(b.usage.cachedPromptTokens).toBe(0);
       expect(b.tokenIds).toEqual(a.tokenIds);
       await expect(

@@ -192,8 +192,8 @@ export class LocalLanguageModel implements LanguageModel {
   }
 
   /**
-   * Prefills `prompt` and pins it in the prefix cache, outside its byte bound, until `release()`
-   * (see `LanguageModel.cachePrefix`). With `persist`, the prefix is also saved in the model's
+   * Prefills `prompt` and pins it in the prefix cache, outside its byte bound, until every handle
+   * for it was released (see `LanguageModel.cachePrefix`). With `persist`, the prefix is also saved in the model's
    * state storage, where `cachePrefix` of the same prompt in a later process finds it.
    */
   async cachePrefix(prompt: Prompt, options: CachePrefixOptions = {}): Promise<CachedPrefix> {
@@ -214,28 +214,31 @@ export class LocalLanguageModel implements LanguageModel {
     const startTime = performance.now();
     return this.queue.run(async () => {
       if (this.released) throw new SlmkitError('DISPOSED', 'The model was disposed.');
-      let source: CachedPrefix['source'] = 'memory';
-      let cache = this.prefixes.findPinned(tokenIds);
-      if (!cache) {
-        cache = await saved?.load(tokenIds);
-        source = 'storage';
-      }
-      if (!cache) {
+      let source: CachedPrefix['source'] = 'storage';
+      const { cache, found } = await this.prefixes.pin(tokenIds, async () => {
+        const stored = await saved?.load(tokenIds);
+        if (stored) return stored;
         source = 'computed';
-        cache = await this.prefill(tokenIds, options.signal, startTime);
+        const computed = await this.prefill(tokenIds, options.signal, startTime);
         try {
-          await saved?.save(cache, tokenIds);
+          await saved?.save(computed, tokenIds);
         } catch (error) {
-          cache.release();
+          computed.release();
           throw error;
         }
-      }
-      if (source !== 'memory') this.prefixes.pin(cache, tokenIds);
-      const pinned = cache;
+        return computed;
+      });
+      let released = false;
       return {
         tokenCount: tokenIds.length,
-        source,
-        release: () => this.queue.run(async () => this.prefixes.unpin(pinned)),
+        source: found ? 'memory' : source,
+        // Each handle drops its own hold once; the prefix goes when the last holder lets go.
+        release: () =>
+          this.queue.run(async () => {
+            if (released) return;
+            released = true;
+            this.prefixes.unpin(cache);
+          }),
       };
     }, options.signal);
   }

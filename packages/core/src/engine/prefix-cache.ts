@@ -24,6 +24,11 @@ interface Entry {
   readonly tokenIds: readonly number[];
 }
 
+interface PinnedEntry extends Entry {
+  /** How many `cachePrefix` handles hold it. */
+  holders: number;
+}
+
 /**
  * The automatic prefix cache: the KV caches of recent single-prompt calls, least recently used
  * first, bounded in bytes. A call runs on the entry sharing the longest prefix with its prompt:
@@ -34,7 +39,7 @@ interface Entry {
 export class PrefixCache {
   private entries: Entry[] = [];
   /** Prefixes kept on purpose (cachePrefix): outside the byte bound, never taken over, only copied. */
-  private pinned: Entry[] = [];
+  private pinned: PinnedEntry[] = [];
 
   constructor(
     private readonly signature: DecoderSignature,
@@ -89,23 +94,32 @@ export class PrefixCache {
     }
   }
 
-  /** The pinned prefix holding exactly `tokenIds`, if any. */
-  findPinned(tokenIds: readonly number[]): KvCache | undefined {
-    return this.pinned.find(
+  /**
+   * Keeps a cache of exactly `tokenIds` until every holder unpins it: the one already pinned (it
+   * gains a holder; `true`), or else `cache()`'s (`false`). Returns the pinned cache and whether it
+   * was there.
+   */
+  async pin(
+    tokenIds: readonly number[],
+    cache: () => Promise<KvCache>,
+  ): Promise<{ cache: KvCache; found: boolean }> {
+    const pinned = this.pinned.find(
       (e) =>
         e.tokenIds.length === tokenIds.length && commonPrefixLength(e.tokenIds, tokenIds) === tokenIds.length,
-    )?.cache;
+    );
+    if (pinned) {
+      pinned.holders++;
+      return { cache: pinned.cache, found: true };
+    }
+    const made = await cache();
+    this.pinned.push({ cache: made, tokenIds, holders: 1 });
+    return { cache: made, found: false };
   }
 
-  /** Keeps `cache` (holding `tokenIds`) until {@link unpin}. */
-  pin(cache: KvCache, tokenIds: readonly number[]): void {
-    this.pinned.push({ cache, tokenIds });
-  }
-
-  /** Frees a pinned prefix. */
+  /** Drops one holder of a pinned cache; the last one frees it. */
   unpin(cache: KvCache): void {
     const index = this.pinned.findIndex((e) => e.cache === cache);
-    if (index === -1) return;
+    if (index === -1 || --this.pinned[index].holders > 0) return;
     this.pinned.splice(index, 1);
     cache.release();
   }
