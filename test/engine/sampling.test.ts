@@ -229,7 +229,12 @@ describe('the logits pipeline', () => {
   it('refuses to roll back a stateful stage that cannot', () => {
     const stateful: LogitsStage = { process() {}, accept() {} };
     const pipeline = new LogitsPipeline({ ...none, logitsProcessors: [stateful, () => {}] }, context(), 4);
-    expect(() => pipeline.rollback(1)).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+    expect(() => pipeline.rollback(1)).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_OPTION',
+        message: expect.stringMatching(/^logitsProcessors\[0\] keeps state/),
+      }),
+    );
   });
 });
 

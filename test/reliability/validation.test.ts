@@ -254,11 +254,14 @@ describe('item 5: config.json values are checked at load', () => {
     );
     const other = await createModel(dir);
     try {
-      // A processor that prefers a padding id: the pipeline's last step bans ids >= vocab_size.
+      // The rows stages see end at vocab_size, so not even a processor can prefer a padding id.
+      const widths = new Set<number>();
       const pad: LogitsProcessor = (logits) => {
+        widths.add(logits.length);
         logits[31500] = 1e4;
       };
       const result = await other.generate('Hello', { ...GREEDY, logitsProcessors: [pad] });
+      expect([...widths]).toEqual([31000]);
       expect(result.tokenIds).toEqual(baseline);
     } finally {
       await other.dispose();

@@ -80,13 +80,8 @@ export class GenerationRun {
     const seed = request.options.seed ?? randomSeed();
     this.sequences = request.prompts.map((ids, i) => new SequenceState(i, ids, request, seed));
     this.promptLength = Math.max(...request.prompts.map((p) => p.length));
+    // The caller has checked that the prompts leave room in the context window.
     this.padding = request.prompts.map((p) => this.promptLength - p.length);
-    if (this.promptLength >= request.contextLength) {
-      throw new SlmkitError(
-        'CONTEXT_OVERFLOW',
-        `The prompt has ${this.promptLength} tokens but the model's context window is ${request.contextLength}: shorten the prompt (at least one position must be left for the answer).`,
-      );
-    }
   }
 
   /** Token ids whose keys and values the cache holds now: the prompt, then every generated token but the last. */
@@ -117,10 +112,13 @@ export class GenerationRun {
       );
       for (;;) {
         const logits = outputs.logits as HostTensor;
-        const [, steps, vocab] = logits.dims;
+        const [, steps, width] = logits.dims;
+        // A graph padded past vocab_size has logits for ids no tokenizer makes: they are left out of
+        // the row, so no stage or sampler ever sees (or chooses) them.
+        const vocab = Math.min(width, this.request.vocabSize);
         for (const s of this.sequences) {
           if (s.finishReason) continue;
-          const offset = (s.index * steps + steps - 1) * vocab;
+          const offset = (s.index * steps + steps - 1) * width;
           let row: Float32Array;
           if (logits.type === 'float16') {
             logitsScratch ??= new Float32Array(vocab);

@@ -36,7 +36,7 @@ export class LogitsPipeline {
   constructor(
     options: PipelineOptions,
     readonly context: LogitsContext,
-    private readonly vocabSize: number,
+    vocabSize: number,
   ) {
     if (options.tokenMask) this.stages.push(options.tokenMask);
     if (options.repetitionPenalty !== 1) {
@@ -54,8 +54,7 @@ export class LogitsPipeline {
   }
 
   /**
-   * Runs every stage over the next-token logits, in place. Logits beyond the vocabulary (a graph
-   * padded past vocab_size) are set to -Infinity last, so they are never chosen. A stage that
+   * Runs every stage over the next-token logits (one per vocabulary entry), in place. A stage that
    * returns a Promise (an async function) is refused with INVALID_OPTION: its changes would come
    * after the token was chosen.
    */
@@ -65,7 +64,6 @@ export class LogitsPipeline {
       const returned: unknown = stages[i].process(logits, context);
       if (returned !== undefined) this.checkSynchronous(returned, i);
     }
-    if (logits.length > this.vocabSize) logits.fill(Number.NEGATIVE_INFINITY, this.vocabSize);
   }
 
   /** Throws INVALID_OPTION when a stage's `process` returned a thenable, after silencing its rejection. */
@@ -74,14 +72,17 @@ export class LogitsPipeline {
     if (typeof then !== 'function') return;
     // Handle its rejection here, so the refused stage does not leave an unhandled rejection behind.
     Promise.resolve(returned).catch(() => {});
-    const which =
-      index >= this.firstProcessor
-        ? `logitsProcessors[${index - this.firstProcessor}]`
-        : `logits stage ${index}`;
     throw new SlmkitError(
       'INVALID_OPTION',
-      `${which} returned a Promise: logits processors must be synchronous, since the token is chosen as soon as process() returns. Remove async/await from it (and do any asynchronous preparation before the call).`,
+      `${this.describe(index)} returned a Promise: logits processors must be synchronous, since the token is chosen as soon as process() returns. Remove async/await from it (and do any asynchronous preparation before the call).`,
     );
+  }
+
+  /** How messages name the stage at `index`: the caller's by its place in `logitsProcessors`. */
+  private describe(index: number): string {
+    return index >= this.firstProcessor
+      ? `logitsProcessors[${index - this.firstProcessor}]`
+      : `logits stage ${index}`;
   }
 
   /** Tells every stage which token was chosen. */
@@ -95,7 +96,7 @@ export class LogitsPipeline {
     if (missing !== -1) {
       throw new SlmkitError(
         'INVALID_OPTION',
-        `Logits stage ${missing} keeps state (it has accept) but has no rollback, so tokens cannot be taken back; give it a rollback(count) method.`,
+        `${this.describe(missing)} keeps state (it has accept) but has no rollback, so tokens cannot be taken back; give it a rollback(count) method.`,
       );
     }
     for (const stage of this.stages) stage.rollback?.(count, this.context);
