@@ -169,7 +169,6 @@ async function engineRows(): Promise<MicroRow[]> {
     kvType: 'float32',
     numKeyValueHeads: 3,
     headDim: 64,
-    logitsType: 'float32',
   };
   const rows: MicroRow[] = [];
   const vocab = 32000;

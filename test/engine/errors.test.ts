@@ -18,6 +18,25 @@ function writeNonLanguageModel(path: string): void {
   writeFileSync(path, onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish());
 }
 
+/**
+ * A decoder whose graph has the inputs and outputs slmkit needs, with `kv` KV cache and `logits`
+ * element types (`logits` is input_ids cast, `present` the past: only the signature matters).
+ */
+function writeDecoder(path: string, kv: number, logits: number): void {
+  const g = new GraphBuilder();
+  g.input('input_ids', DataType.INT64, [1, 'sequence_length']);
+  g.input('attention_mask', DataType.INT64, [1, 'total_sequence_length']);
+  g.output('logits', logits, [1, 'sequence_length']);
+  g.op('Cast', '/Cast', ['input_ids'], { to: logits }, 'logits');
+  for (const kind of ['key', 'value']) {
+    g.input(`past_key_values.0.${kind}`, kv, [1, 1, 'past_sequence_length', 4]);
+    g.output(`present.0.${kind}`, kv, [1, 1, 'total_sequence_length', 4]);
+    g.op('Identity', `/Identity_${kind}`, [`past_key_values.0.${kind}`], {}, `present.0.${kind}`);
+  }
+  const model = { irVersion: 8, opsetImport: [{ domain: '', version: 17 }], graph: g.graph('main_graph') };
+  writeFileSync(path, onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish());
+}
+
 async function expectCode(promise: Promise<unknown> | (() => unknown), code: string, text?: string | RegExp) {
   let error: unknown;
   try {
@@ -95,6 +114,18 @@ describe('model files', () => {
     writeNonLanguageModel(join(dir, 'onnx/model.onnx'));
     await expectCode(createModel(dir), 'UNSUPPORTED_MODEL', /input_ids.*logits.*pixel_values/);
   });
+
+  // Anything but float32/float16 would be read as if it were one of them: wrong numbers, no error.
+  for (const [what, kv, logits, message] of [
+    ['double logits', DataType.FLOAT, DataType.DOUBLE, /float64 logits.*float32 or float16/],
+    ['an int8 KV cache', DataType.INT8, DataType.FLOAT, /int8 KV cache.*float32 or float16/],
+  ] as const) {
+    it(`a graph with ${what}`, async () => {
+      const dir = copy();
+      writeDecoder(join(dir, 'onnx/model.onnx'), kv, logits);
+      await expectCode(createModel(dir), 'UNSUPPORTED_MODEL', message);
+    });
+  }
 });
 
 describe('calls', () => {

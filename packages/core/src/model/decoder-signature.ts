@@ -24,7 +24,6 @@ export interface DecoderSignature {
   readonly kvType: TensorType;
   readonly numKeyValueHeads: number;
   readonly headDim: number;
-  readonly logitsType: TensorType;
 }
 
 const PAST_NAME = /^past_key_values\.(\d+)\.(key|value)$/;
@@ -92,6 +91,21 @@ export function inspectDecoder(
   }
   const firstPast = kvLayers[0] ? session.inputMetadata[kvLayers[0].pastKey] : undefined;
   const shape = firstPast?.shape;
+  const kvType = firstPast?.type ?? 'float32';
+  const logitsType = session.outputMetadata.logits?.type ?? 'float32';
+  // The engine reads logits and keeps the KV cache as float32 or float16 (IEEE half bits); any other
+  // element type would be misread, not converted.
+  for (const [what, type] of [
+    ['KV cache', kvType],
+    ['logits', logitsType],
+  ] as const) {
+    if (type !== 'float32' && type !== 'float16') {
+      throw new SlmkitError(
+        'UNSUPPORTED_MODEL',
+        `${file} has ${type} ${what}; slmkit runs graphs whose KV cache and logits are float32 or float16.`,
+      );
+    }
+  }
   const fixed = (dim: number | string | undefined, fallback: number) =>
     typeof dim === 'number' && dim > 0 ? dim : fallback;
   return {
@@ -105,9 +119,8 @@ export function inspectDecoder(
         : undefined,
     kvLayers,
     presentNames: kvLayers.flatMap((layer) => [layer.presentKey, layer.presentValue]),
-    kvType: firstPast?.type ?? 'float32',
+    kvType,
     numKeyValueHeads: fixed(shape?.[1], config.numKeyValueHeads),
     headDim: fixed(shape?.[3], config.headDim),
-    logitsType: session.outputMetadata.logits?.type ?? 'float32',
   };
 }
