@@ -1,4 +1,4 @@
-export { floatToHalf, halfToFloat } from '../../packages/core/src/testing/float16.js';
+export { floatToHalf, halfToFloat } from '../../packages/core/src/engine/float16.js';
 export { createReferenceBackend, hostTensor } from './backend.js';
 export { type ForwardInputs, type ForwardOutputs, LlamaReference, type ReferenceConfig } from './llama.js';
 export { type LoadedModel, loadOnnxModel } from './onnx-model.js';

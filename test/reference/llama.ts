@@ -51,7 +51,6 @@ function configOf(model: LoadedModel): LlamaConfig {
     rmsNormEps: initializer(model, names.eps)[0],
     tied: !model.initializers.has(names.lmHead),
     kvDtype: past0?.type === 'float16' ? 'float16' : 'float32',
-    logitsToKeep: input('num_logits_to_keep') !== undefined,
     invFreq: initializer(model, names.invFreq, [headDim / 2]),
   };
 }

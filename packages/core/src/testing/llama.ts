@@ -18,7 +18,6 @@ export interface LlamaConfig {
   rmsNormEps: number;
   tied: boolean;
   kvDtype: 'float32' | 'float16';
-  logitsToKeep: boolean;
   /** Rotary inverse frequencies [headDim / 2]. */
   invFreq: Float32Array;
 }

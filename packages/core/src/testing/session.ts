@@ -4,6 +4,8 @@
  * past_key_values.N.key|value; logits, present.N.key|value) and checks feeds as ONNX Runtime does.
  * The test model of `@slmkit/core/testing` and the repository's reference backend both use it.
  */
+
+import { floatToHalf, halfToFloat } from '../engine/float16.js';
 import {
   type HostTensor,
   type InferenceSession,
@@ -16,7 +18,6 @@ import {
   type ValueInfo,
 } from '../spec/backend.js';
 import { SlmkitError } from '../spec/errors.js';
-import { floatToHalf, halfToFloat } from './float16.js';
 import type { ForwardInputs, LlamaForward } from './llama.js';
 
 /** A host tensor, as core builds its feeds (for tests that drive a session directly). */

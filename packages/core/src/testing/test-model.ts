@@ -142,7 +142,6 @@ function forwardPass(s: TestModelSpec): LlamaForward {
       rmsNormEps: Math.fround(s.rmsNormEps),
       tied: s.tieWordEmbeddings,
       kvDtype: 'float32',
-      logitsToKeep: false,
       invFreq: invFreq(s.headDim, s.ropeTheta),
     },
     (name, dims) => {

@@ -6,17 +6,7 @@
  * both hold the same numbers for the same seed.
  */
 
-/** mulberry32: tiny, fast, good enough for test weights. Returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { createRng } from '../logits/rng.js';
 
 /** FNV-1a over the name, mixed with the seed: one independent stream per tensor. */
 export function streamSeed(seed: number, name: string): number {
@@ -78,7 +68,7 @@ export function buildWeights(defs: WeightDef[], seed: number): WeightArena {
   defs.forEach((d, i) => {
     const count = d.dims.reduce((a, b) => a * b, 1);
     const values = new Float32Array(buffer, offsets[i], count);
-    fillNormal(values, mulberry32(streamSeed(seed, d.name)), d.mean, d.std);
+    fillNormal(values, createRng(streamSeed(seed, d.name)), d.mean, d.std);
     entries.set(d.name, { name: d.name, dims: d.dims, offset: offsets[i], byteLength: 4 * count, values });
   });
   return { bytes: new Uint8Array(buffer), entries };
