@@ -20,7 +20,8 @@ export interface ModelSourceReader {
   /**
    * A digest of an .onnx file and its external data (e.g. their sha256), when the reader knows it
    * or can compute it more cheaply than core could from the bytes. It goes into the model's
-   * fingerprint, which saved sequences are checked against; without it core hashes the graph's bytes.
+   * fingerprint, which saved sequences are checked against; without it core takes a sampled digest
+   * of the bytes the backend is given (`model/fingerprint.ts`), or the adapter's digest of the local file.
    */
   contentDigest?(path: string): Promise<string | undefined>;
 }
