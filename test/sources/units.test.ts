@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { parseHubStorageKey } from '@slmkit/core/backend';
+import { dataFilesIn, parseHubStorageKey } from '@slmkit/core/backend';
 import { describe, expect, it } from 'vitest';
 import {
   dtypeOfOnnxFile,
@@ -10,6 +10,33 @@ import {
 import { checkRepoPath, storageKey } from '../../packages/core/src/sources/keys.js';
 import { Sha256 } from '../../packages/core/src/sources/sha256.js';
 import { bytes } from './fixture.js';
+
+describe('external data file names', () => {
+  it('are the shards named after the graph, in shard order, or its .data file', () => {
+    const folder = [
+      'model.onnx',
+      'model.onnx_data_10',
+      'model.onnx_data_2',
+      'model.onnx_data',
+      'model.onnx_data_x',
+      'model.onnx_data_1',
+      'model_q4.onnx_data',
+      'other.onnx.data',
+    ];
+    expect(dataFilesIn(folder, 'model.onnx')).toEqual([
+      'model.onnx_data',
+      'model.onnx_data_1',
+      'model.onnx_data_2',
+      'model.onnx_data_10',
+    ]);
+    expect(dataFilesIn(['model.onnx', 'model.onnx.data', 'model.onnx.data.bak'], 'model.onnx')).toEqual([
+      'model.onnx.data',
+    ]);
+    expect(dataFilesIn(new Set(['onnx/model_q4.onnx_data']), 'onnx/model_q4.onnx')).toEqual([
+      'onnx/model_q4.onnx_data',
+    ]);
+  });
+});
 
 describe('dtype file names', () => {
   it('follow the onnx-community / transformers.js naming', () => {

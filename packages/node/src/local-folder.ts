@@ -2,6 +2,7 @@ import { accessSync, constants, existsSync, type Stats, statSync } from 'node:fs
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type ModelSourceReader, SlmkitError } from '@slmkit/core';
+import { dataFilesIn } from '@slmkit/core/backend';
 import { hashLocalModelFile } from './file-digest.js';
 
 /** True when `source` names an existing directory. */
@@ -98,12 +99,9 @@ export function openLocalFolder(folder: string): ModelSourceReader {
       // onnxruntime-node reads external data (model.onnx_data, ...) from beside the file itself,
       // and reports an unreadable one as "system error number 13": check them here, by name.
       checkReadable(full, path);
-      const name = basename(full);
       const siblings = await readdir(dirname(full)).catch(() => [] as string[]);
-      for (const sibling of siblings) {
-        if (sibling.startsWith(`${name}_data`) || sibling === `${name}.data`) {
-          checkReadable(join(dirname(full), sibling), join(dirname(path), sibling));
-        }
+      for (const data of dataFilesIn(siblings, basename(full))) {
+        checkReadable(join(dirname(full), data), join(dirname(path), data));
       }
       return { name: path, path: full };
     },

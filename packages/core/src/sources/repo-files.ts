@@ -1,11 +1,11 @@
-import type { FileInfo, SourceManifest } from './manifest.js';
+import type { SourceManifest } from './manifest.js';
 
 /**
  * The external data files of `onnx` as far as the manifest knows them: the hub listing when there
  * is one (it is authoritative), else the list probed earlier for a URL source.
  */
 export function knownDataFiles(manifest: SourceManifest, onnx: string): string[] | undefined {
-  if (manifest.listing) return dataFilesIn(manifest.listing, onnx);
+  if (manifest.listing) return dataFilesIn(Object.keys(manifest.listing), onnx);
   return manifest.dataFiles[onnx];
 }
 
@@ -22,10 +22,15 @@ export async function dataShards(
   }
 }
 
-/** The external data files of `onnx` in a file list, in shard order. */
-export function dataFilesIn(files: Record<string, FileInfo>, onnx: string): string[] {
+/**
+ * The external data files of `onnx` among `paths` (a listing, or the names in its folder): the
+ * names ONNX exports give them, `model.onnx_data`, `model.onnx_data_1`, ... in shard order, or
+ * `model.onnx.data`.
+ */
+export function dataFilesIn(paths: Iterable<string>, onnx: string): string[] {
   const shards: { path: string; index: number }[] = [];
-  for (const path of Object.keys(files)) {
+  for (const path of paths) {
+    if (path === `${onnx}.data`) shards.push({ path, index: -1 });
     if (!path.startsWith(`${onnx}_data`)) continue;
     const rest = path.slice(onnx.length + '_data'.length);
     if (rest === '') shards.push({ path, index: 0 });

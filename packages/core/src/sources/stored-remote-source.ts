@@ -218,7 +218,8 @@ export class StoredRemoteSource implements RemoteModelSource {
     add: (path: string, optional: boolean) => Promise<void>,
   ): Promise<void> {
     for (const onnx of undiscovered) {
-      if (listing.files[onnx]) for (const path of dataFilesIn(listing.files, onnx)) await add(path, false);
+      if (listing.files[onnx])
+        for (const path of dataFilesIn(Object.keys(listing.files), onnx)) await add(path, false);
     }
     for (const entry of [...entries.values()]) {
       const info = listing.files[entry.path];
