@@ -3,6 +3,7 @@ import type { GenerationStream, StreamChunk } from '../spec/generation.js';
 
 /** One generation as a stream runs it: its chunks, its results so far, and what to do when it ends. */
 export interface StreamedRun<R> {
+  /** The run's chunks, in order, iterated once by the stream. */
   chunks(): AsyncIterable<StreamChunk>;
   /** The results once it ended without an error (unfinished sequences as 'cancelled'). */
   result(): R | Promise<R>;

@@ -21,11 +21,11 @@ export interface GenerateOptions {
   temperature?: number;
   /** Sample only among the k most likely tokens; 0 turns it off. Default: generation_config's top_k, else 50 (as in Hugging Face). */
   topK?: number;
-  /** Nucleus sampling: the smallest set of tokens whose probability reaches topP, in (0, 1]. Default 1 (off). */
+  /** Nucleus sampling: the smallest set of tokens whose probability reaches topP, in (0, 1]. Default: generation_config's top_p, else 1 (off). */
   topP?: number;
-  /** Drop tokens less likely than minP × the top token's probability, in [0, 1]. Default 0 (off). */
+  /** Drop tokens less likely than minP × the top token's probability, in [0, 1]. Default: generation_config's min_p, else 0 (off). */
   minP?: number;
-  /** Hugging Face repetition penalty over prompt and output (> 0; 1 = off). */
+  /** Hugging Face repetition penalty over prompt and output (> 0; 1 = off). Default: generation_config's repetition_penalty, else 1. */
   repetitionPenalty?: number;
   /** OpenAI presence penalty: subtracted once from every token already generated. */
   presencePenalty?: number;

@@ -17,11 +17,13 @@ export interface LogitsContext {
  *
  * @example
  * ```ts
- * // Bans a token after it was generated twice.
+ * // Bans a token after it was generated twice (one prompt at a time).
  * const counts = new Map<number, number>();
+ * const add = (id: number, n: number) => counts.set(id, (counts.get(id) ?? 0) + n);
  * const twice: LogitsStage = {
  *   process(logits) { for (const [id, n] of counts) if (n >= 2) logits[id] = -Infinity; },
- *   accept(id) { counts.set(id, (counts.get(id) ?? 0) + 1); },
+ *   accept(id) { add(id, 1); },
+ *   rollback(count, { generatedTokenIds }) { for (const id of generatedTokenIds.slice(-count)) add(id, -1); },
  *   reset() { counts.clear(); },
  * };
  * await model.generate('Count:', { logitsProcessors: [twice] });
@@ -32,7 +34,10 @@ export interface LogitsStage {
   process(logits: Float32Array, context: LogitsContext): void;
   /** The token chosen after `process`. */
   accept?(tokenId: number, context: LogitsContext): void;
-  /** Forgets the last `count` accepted tokens (speculative decoding undoes drafted tokens with it). */
+  /**
+   * Forgets the last `count` accepted tokens (speculative decoding undoes drafted tokens with it).
+   * `context.generatedTokenIds` still ends with them when it is called.
+   */
   rollback?(count: number, context: LogitsContext): void;
   /** Called once before a generation starts, so one object can serve call after call. */
   reset?(context: LogitsContext): void;
