@@ -104,25 +104,43 @@ describe('prefix cache', () => {
     const perPosition = 2 * 2 * cached.config.numKeyValueHeads * cached.config.headDim * 4;
     const maxBytes = 40 * perPosition;
     const model = await loadModel(reader, { backend: recordingBackend(local), prefixCache: { maxBytes } });
+    // Token prompts (nothing added), no two sharing a first token. With one new token, a call's cache
+    // holds exactly its prompt (the token it generated never ran).
+    const ids = (from: number, length: number) => ({ inputIds: Array.from({ length }, (_, i) => from + i) });
+    const [a, b, c] = [ids(100, 12), ids(200, 12), ids(300, 20)];
+    const once = { maxNewTokens: 1 } as const;
+    const checkBound = () => {
+      expect(model.prefixCache.bytes).toBeLessThanOrEqual(maxBytes);
+      // What is alive on the session thread is what the cache accounts for.
+      const alive = local.resident.filter((r) => !r.disposed).length;
+      expect(alive).toBe(model.prefixCache.size * 4);
+    };
     try {
-      const prompts = [
-        'Alpha beta gamma delta epsilon',
-        'One two three four five six',
-        'Red green blue yellow',
-      ];
-      for (const p of prompts) {
-        await model.generate(p, { maxNewTokens: 10 });
-        expect(model.prefixCache.bytes).toBeLessThanOrEqual(maxBytes);
-        // What is alive on the session thread is what the cache accounts for.
-        const alive = local.resident.filter((r) => !r.disposed).length;
-        expect(alive).toBe(model.prefixCache.size * 4);
-      }
-      // The first prompt's cache was evicted; the newest one is still there.
-      expect(model.prefixCache.size).toBeLessThan(prompts.length);
+      await model.generate(a, once);
+      await model.generate(b, once);
+      checkBound();
+      expect([model.prefixCache.size, model.prefixCache.bytes]).toEqual([2, 24 * perPosition]);
+      // a, the older entry, is used again (its conversation goes on: the entry is taken over and
+      // comes back holding 13 tokens), so b is now the least recently used, though a came first.
+      const aLonger = { inputIds: [...a.inputIds, 400] };
+      expect((await model.generate(aLonger, once)).usage.cachedPromptTokens).toBe(12);
+      checkBound();
+      expect(model.prefixCache.bytes).toBe(25 * perPosition);
+      // 20 more positions do not fit in 40 beside both: one entry goes, and LRU picks b (FIFO would
+      // pick a). Dropping b leaves 33 positions; dropping a would leave 32.
+      await model.generate(c, once);
+      checkBound();
+      expect([model.prefixCache.size, model.prefixCache.bytes]).toEqual([2, 33 * perPosition]);
+      // a's cache is still there (all 13 tokens of it are reused), and so is the newest one, c's;
+      // b's is gone.
       expect(
-        (await model.generate(prompts[2], { maxNewTokens: 1 })).usage.cachedPromptTokens,
-      ).toBeGreaterThan(0);
-      expect((await model.generate(prompts[0], { maxNewTokens: 1 })).usage.cachedPromptTokens).toBe(0);
+        (await model.generate({ inputIds: [...aLonger.inputIds, 401] }, once)).usage.cachedPromptTokens,
+      ).toBe(13);
+      expect((await model.generate({ inputIds: [...c.inputIds, 402] }, once)).usage.cachedPromptTokens).toBe(
+        20,
+      );
+      expect((await model.generate(b, once)).usage.cachedPromptTokens).toBe(0);
+      checkBound();
       await expect(
         loadModel(reader, { backend: createNodeBackend(), prefixCache: { maxBytes: -1 } }),
       ).rejects.toMatchObject({
