@@ -14,7 +14,11 @@ import {
   useBrowserSuite,
 } from './harness.js';
 
-type PageGlobals = { slmkit: SlmkitGlobal; model: import('@slmkit/web').WorkerLanguageModel };
+type PageGlobals = {
+  slmkit: SlmkitGlobal;
+  worker: Worker;
+  model: import('@slmkit/web').WorkerLanguageModel;
+};
 
 const CHAT = [{ role: 'user', content: 'Hi!' }];
 
@@ -56,9 +60,9 @@ describe.skipIf(!hasChromium)('createWorkerModel in Chromium', () => {
     const run = await page.evaluate(
       async ({ modelUrl, prompts, maxNewTokens }) => {
         const g = globalThis as unknown as PageGlobals;
-        const worker = new Worker('/slmkit/worker.js', { type: 'module' });
+        g.worker = new Worker('/slmkit/worker.js', { type: 'module' });
         const phases: string[] = [];
-        g.model = await g.slmkit.createWorkerModel(worker, modelUrl, {
+        g.model = await g.slmkit.createWorkerModel(g.worker, modelUrl, {
           device: 'wasm',
           numThreads: 2,
           onProgress: (p) => phases.push(p.phase),
@@ -98,6 +102,37 @@ describe.skipIf(!hasChromium)('createWorkerModel in Chromium', () => {
     expect(suite.isolated.requests('/models/tiny/config.json').map((r) => r.status)).toContain(200);
     expect(suite.isolated.requests('/slmkit/models/')).toEqual([]);
     expect(suite.browser.foreignRequests).toEqual([]);
+  });
+
+  it('generate gets one message from the worker (its result), stream one per token and the result', async () => {
+    const run = await page.evaluate(
+      async ({ prompt, maxNewTokens }) => {
+        const g = globalThis as unknown as PageGlobals;
+        let messages = 0;
+        const count = () => messages++;
+        // This listener runs after the model's own: the last reply is counted a turn later.
+        const counted = () => new Promise((resolve) => setTimeout(() => resolve(messages), 50));
+        g.worker.addEventListener('message', count);
+        const options = { maxNewTokens, temperature: 0, eosTokenIds: [] };
+        const generated = await g.model.generate({ inputIds: prompt }, options);
+        const perGenerate = await counted();
+        messages = 0;
+        const stream = g.model.stream({ inputIds: prompt }, options);
+        let chunks = 0;
+        for await (const _ of stream) chunks++;
+        const streamed = await stream.result;
+        const perStream = await counted();
+        g.worker.removeEventListener('message', count);
+        return { perGenerate, perStream, chunks, generated: generated.tokenIds, streamed: streamed.tokenIds };
+      },
+      { prompt: PROMPTS[0], maxNewTokens: MAX_NEW_TOKENS },
+    );
+    expect(run.generated).toEqual(suite.reference.long.slice(0, MAX_NEW_TOKENS));
+    expect(run.streamed).toEqual(run.generated);
+    expect(run.chunks).toBe(MAX_NEW_TOKENS);
+    // generate() needs only the result: no chunk crosses the boundary.
+    expect(run.perGenerate).toBe(1);
+    expect(run.perStream).toBe(MAX_NEW_TOKENS + 1);
   });
 
   it('streams while generating, and the main thread stays responsive', async () => {

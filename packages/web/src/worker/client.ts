@@ -42,7 +42,7 @@ export interface WorkerModelOptions extends WorkerLoadOptions {
  * interface, with the behaviour of the in-process model. The worker's backend does the work, so the
  * page's main thread stays free.
  *
- * - `generate` / `stream`: chunks cross the boundary as they are generated; `signal` is forwarded;
+ * - `stream`: chunks cross the boundary as they are generated (`generate` is posted its result only); `signal` is forwarded;
  *   breaking out of the loop stops the worker and `result` resolves with finishReason 'cancelled'.
  *   Invalid options throw at once, before anything is posted. `logitsProcessors` are refused with
  *   SlmkitError 'INVALID_OPTION' (functions cannot be sent to a worker).
@@ -89,7 +89,9 @@ export class WorkerLanguageModel implements LanguageModel {
     input: Prompt | readonly Prompt[],
     options: GenerateOptions = {},
   ): Promise<GenerationResult | GenerationResult[]> {
-    return this.stream(input as Prompt, options).result;
+    const { message, call } = this.generationRequest(input, options);
+    return this.connection.call<GenerationResult | GenerationResult[]>({ ...message, chunks: false }, call)
+      .promise;
   }
 
   /**
@@ -105,20 +107,7 @@ export class WorkerLanguageModel implements LanguageModel {
     input: Prompt | readonly Prompt[],
     options: GenerateOptions = {},
   ): GenerationStream<GenerationResult | GenerationResult[]> {
-    this.assertUsable();
-    // Invalid options throw here, before anything is posted, as LanguageModel.stream does.
-    resolveGenerateOptions(options, this.config);
-    const { signal, logitsProcessors, sequence: given, ...posted } = options;
-    if (logitsProcessors && logitsProcessors.length > 0) {
-      throw new SlmkitError(
-        'INVALID_OPTION',
-        'logitsProcessors are functions and cannot be sent to a worker: run the model on the page (createModel) to use them.',
-      );
-    }
-    const batched = Array.isArray(input) && !isMessageList(input);
-    if (batched && (input as readonly Prompt[]).length === 0)
-      throw new SlmkitError('INVALID_INPUT', 'The batch of prompts is empty.');
-    const sequence = checkSequenceOption(given, WorkerSequence, this.host, batched);
+    const { message, call, sequence } = this.generationRequest(input, options);
     const connection = this.connection;
     const chunks: StreamChunk[] = [];
     let read = 0;
@@ -130,11 +119,9 @@ export class WorkerLanguageModel implements LanguageModel {
     const start = () => {
       if (request) return request;
       request = connection.call<GenerationResult | GenerationResult[]>(
-        { kind: 'stream', input, options: posted, sequence: sequence?.id },
+        { ...message, chunks: true },
         {
-          signal,
-          // A sequence's call is over when the worker reports its tokens, also after an abort.
-          settleInWorker: sequence !== undefined,
+          ...call,
           onEvent: (reply) => {
             if (reply.kind !== 'chunk' || !iterating) return;
             chunks.push(reply.chunk);
@@ -196,6 +183,32 @@ export class WorkerLanguageModel implements LanguageModel {
         promise.catch(() => {});
         return promise;
       },
+    };
+  }
+
+  /**
+   * The request of a generate or stream call, checked as `LanguageModel.stream` checks it: invalid
+   * options throw here, before anything is posted.
+   */
+  private generationRequest(input: Prompt | readonly Prompt[], options: GenerateOptions) {
+    this.assertUsable();
+    resolveGenerateOptions(options, this.config);
+    const { signal, logitsProcessors, sequence: given, ...posted } = options;
+    if (logitsProcessors && logitsProcessors.length > 0) {
+      throw new SlmkitError(
+        'INVALID_OPTION',
+        'logitsProcessors are functions and cannot be sent to a worker: run the model on the page (createModel) to use them.',
+      );
+    }
+    const batched = Array.isArray(input) && !isMessageList(input);
+    if (batched && (input as readonly Prompt[]).length === 0)
+      throw new SlmkitError('INVALID_INPUT', 'The batch of prompts is empty.');
+    const sequence = checkSequenceOption(given, WorkerSequence, this.host, batched);
+    return {
+      message: { kind: 'stream' as const, input, options: posted, sequence: sequence?.id },
+      // A sequence's call is over when the worker reports its tokens, also after an abort.
+      call: { signal, settleInWorker: sequence !== undefined },
+      sequence,
     };
   }
 

@@ -58,6 +58,8 @@ export type Request = RequestBase &
         options: WorkerGenerateOptions;
         /** The worker sequence the call runs on. */
         sequence?: number;
+        /** Post each chunk as it is generated (`stream()`); `generate()` waits for the result only. */
+        chunks: boolean;
       }
     | {
         kind: 'applyChatTemplate';

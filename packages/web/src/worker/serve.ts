@@ -129,11 +129,10 @@ export function serveModelWorker(scope: WorkerScope = globalThis as unknown as W
         const controller = new AbortController();
         controllers.set(request.id, controller);
         const sequence = request.sequence === undefined ? undefined : requireSequence(request.sequence);
-        const stream = requireModel().stream(request.input as never, {
-          ...request.options,
-          sequence,
-          signal: controller.signal,
-        });
+        const options = { ...request.options, sequence, signal: controller.signal };
+        // The page's generate() needs the result only: no chunk crosses the boundary.
+        if (!request.chunks) return requireModel().generate(request.input as never, options);
+        const stream = requireModel().stream(request.input as never, options);
         for await (const chunk of stream) {
           post({ id: request.id, kind: 'chunk', chunk });
           // Let the page's cancel and abort messages in (onnxruntime-web's runs never yield by themselves).
