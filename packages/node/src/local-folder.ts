@@ -35,8 +35,14 @@ function describeFileError(error: unknown, path: string, location: string): Slmk
 /** Reads a model from a local folder in the Hugging Face layout. */
 export function openLocalFolder(folder: string): ModelSourceReader {
   const root = resolve(folder);
-  /** The error for a denied access below the root: the folder's own, when the folder is what is unreadable. */
-  const deniedError = (error: unknown, path: string): SlmkitError => {
+  /**
+   * The error for reading `path` below the root; for a denied access, the folder's own when the
+   * folder is what is unreadable.
+   */
+  const readError = (error: unknown, path: string): SlmkitError => {
+    if (!isDenied((error as NodeJS.ErrnoException | undefined)?.code)) {
+      return describeFileError(error, path, root);
+    }
     try {
       accessSync(root, constants.R_OK | constants.X_OK);
     } catch (rootError) {
@@ -59,7 +65,7 @@ export function openLocalFolder(folder: string): ModelSourceReader {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-      throw isDenied(code) ? deniedError(error, path) : describeFileError(error, path, root);
+      throw readError(error, path);
     }
     if (!stats.isFile()) {
       const what = stats.isDirectory() ? 'a directory' : 'not a regular file';
@@ -75,9 +81,7 @@ export function openLocalFolder(folder: string): ModelSourceReader {
     try {
       accessSync(full, constants.R_OK);
     } catch (error) {
-      throw isDenied((error as NodeJS.ErrnoException).code)
-        ? deniedError(error, path)
-        : describeFileError(error, path, root);
+      throw readError(error, path);
     }
   };
   return {
@@ -88,9 +92,7 @@ export function openLocalFolder(folder: string): ModelSourceReader {
       try {
         return await readFile(full, 'utf8');
       } catch (error) {
-        throw isDenied((error as NodeJS.ErrnoException).code)
-          ? deniedError(error, path)
-          : describeFileError(error, path, root);
+        throw readError(error, path);
       }
     },
     async modelFile(path) {
