@@ -44,7 +44,7 @@ interface Try {
    * 'throw': an exception nothing catches.
    */
   readonly how: number | 'sigint' | 'throw';
-  /** During a long prefill, or just after the first tokens of a short prompt stream. */
+  /** During a long prefill (its first run asked for), or just after the first token of a short prompt stream. */
   readonly when: 'prefill' | 'decode';
   readonly code: number;
 }
@@ -52,8 +52,12 @@ interface Try {
 interface Ended extends Try {
   /** The exit code, or the signal that ended the child (SIGABRT: it aborted). */
   readonly ended: number | string;
-  /** Whether its generation had started when it was told to exit. */
-  readonly generating: boolean;
+  /**
+   * What the child saw just before it exited (its "exiting:" line): the runs its stream had asked the
+   * session thread for, the replies to them it had received, and the tokens streamed; undefined
+   * when it printed none, or printed "finished".
+   */
+  readonly seen?: { readonly asked: number; readonly answered: number; readonly tokens: number };
   readonly stderr: string;
 }
 
@@ -85,11 +89,29 @@ function runChild(attempt: Try, entry: string, folder: string): Promise<Ended> {
       resolve({
         ...attempt,
         ended: code ?? signal ?? 'unknown',
-        generating: stdout.includes('generating\n') && !stdout.includes('finished\n'),
+        seen: seenBeforeExit(stdout),
         stderr: stderr.slice(-400),
       });
     });
   });
+}
+
+function seenBeforeExit(stdout: string): Ended['seen'] {
+  const line = /^exiting: (\d+) (\d+) (\d+)$/m.exec(stdout);
+  if (!line || stdout.includes('finished\n')) return undefined;
+  const [asked, answered, tokens] = line.slice(1).map(Number);
+  return { asked, answered, tokens };
+}
+
+/**
+ * Whether the child exited in the phase it was meant to: during the prefill, the prefill's run was
+ * asked for and not answered yet, and no token was streamed (so neither before the generation
+ * started nor after the prefill); while decoding, after at least one token.
+ */
+function inPhase({ when, seen }: Ended): boolean {
+  if (!seen) return false;
+  if (when === 'decode') return seen.tokens >= 1;
+  return seen.tokens === 0 && seen.asked === 1 && seen.answered === 0;
 }
 
 describe('exiting the process during a generation on the session thread', () => {
@@ -118,7 +140,7 @@ describe('exiting the process during a generation on the session thread', () => 
       const pair = tries.slice(i, i + 2).map((attempt) => runChild(attempt, bundle!.entry, folder));
       ended.push(...(await Promise.all(pair)));
     }
-    const wrong = ended.filter((e) => e.ended !== e.code || !e.generating);
+    const wrong = ended.filter((e) => e.ended !== e.code || !inPhase(e));
     expect(wrong, `${ended.length - wrong.length} of ${ended.length} exited as requested`).toEqual([]);
   }, 90_000);
 
@@ -128,7 +150,7 @@ describe('exiting the process during a generation on the session thread', () => 
       { how: 'throw', when: 'decode', code: 1 },
     ];
     const ended = await Promise.all(tries.map((attempt) => runChild(attempt, bundle!.entry, folder)));
-    expect(ended.filter((e) => e.ended !== e.code || !e.generating)).toEqual([]);
+    expect(ended.filter((e) => e.ended !== e.code || !inPhase(e))).toEqual([]);
     expect(ended.map((e) => e.stderr)).toEqual([
       expect.stringContaining('uncaught, on purpose'),
       expect.stringContaining('uncaught, on purpose'),
