@@ -17,7 +17,12 @@ import {
   SlmkitError,
   type StreamChunk,
 } from '@slmkit/core';
-import { checkSequenceOption, isMessageList, resolveGenerateOptions } from '@slmkit/core/backend';
+import {
+  checkSequenceOption,
+  isMessageList,
+  queuedStream,
+  resolveGenerateOptions,
+} from '@slmkit/core/backend';
 import type { WebRuntimeInfo } from '../backend.js';
 import { resolveRelativeUrl } from '../create-model.js';
 import type { PickedFiles } from '../local-files.js';
@@ -97,8 +102,9 @@ export class WorkerLanguageModel implements LanguageModel {
   /**
    * Streams the continuation token by token from the worker (see `LanguageModel.stream`). Breaking out
    * of the loop stops generation in the worker; `result` then resolves with finishReason 'cancelled'.
-   * With `options.sequence`, the loop ends (and `result` settles) once the worker has reported the
-   * sequence's token ids, also after a break, an abort or an error.
+   * The loop ends (and `result` settles) once the worker has replied, also after a break: a sequence
+   * given in `options.sequence` then holds the token ids the worker reported. An abort rejects at
+   * once, but on a sequence only after the worker has reported its token ids.
    */
   stream(input: Prompt, options?: GenerateOptions): GenerationStream<GenerationResult>;
   /** Streams the continuations of a batch from the worker; chunks carry their `sequenceIndex`. */
@@ -107,83 +113,63 @@ export class WorkerLanguageModel implements LanguageModel {
     input: Prompt | readonly Prompt[],
     options: GenerateOptions = {},
   ): GenerationStream<GenerationResult | GenerationResult[]> {
-    const { message, call, sequence } = this.generationRequest(input, options);
+    const { message, call } = this.generationRequest(input, options);
     const connection = this.connection;
-    const chunks: StreamChunk[] = [];
-    let read = 0;
-    let iterating = false;
-    let settled = false;
-    let failure: unknown;
-    let wake: (() => void) | undefined;
-    let request: { id: number; promise: Promise<GenerationResult | GenerationResult[]> } | undefined;
-    const start = () => {
-      if (request) return request;
-      request = connection.call<GenerationResult | GenerationResult[]>(
-        { ...message, chunks: true },
-        {
-          ...call,
-          onEvent: (reply) => {
-            if (reply.kind !== 'chunk' || !iterating) return;
-            chunks.push(reply.chunk);
+    // Core's stream over a run; the turn to wait for is the worker's (its model queues the calls).
+    return queuedStream(
+      async () => () => {},
+      async () => {
+        const arrived: StreamChunk[] = [];
+        let read = 0;
+        let outcome: { error?: unknown } | undefined;
+        let wake: (() => void) | undefined;
+        const { id, promise } = connection.call<GenerationResult | GenerationResult[]>(
+          { ...message, chunks: true },
+          {
+            ...call,
+            onEvent: (reply) => {
+              if (reply.kind !== 'chunk') return;
+              arrived.push(reply.chunk);
+              wake?.();
+            },
+          },
+        );
+        promise.then(
+          () => {
+            outcome = {};
             wake?.();
           },
-        },
-      );
-      request.promise.then(
-        () => {
-          settled = true;
-          wake?.();
-        },
-        (error) => {
-          settled = true;
-          failure = error;
-          wake?.();
-        },
-      );
-      return request;
-    };
-    async function* iterate(): AsyncGenerator<StreamChunk> {
-      const { id, promise } = start();
-      try {
-        for (;;) {
-          if (read < chunks.length) {
-            const chunk = chunks[read];
-            chunks[read++] = undefined as never;
-            yield chunk;
-            continue;
-          }
-          if (settled) {
-            if (failure) throw failure;
-            return;
-          }
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-          });
-          wake = undefined;
-        }
-      } finally {
-        // Left the loop early: the worker stops and reports what it generated as 'cancelled'.
-        if (!settled) {
-          connection.send({ id, kind: 'cancel' });
-          // The sequence's token ids are current when the loop has been left.
-          if (sequence) await promise.catch(() => {});
-        }
-      }
-    }
-    return {
-      [Symbol.asyncIterator]: () => {
-        if (iterating || request) {
-          throw new SlmkitError('INVALID_INPUT', 'A generation stream can be iterated only once.');
-        }
-        iterating = true;
-        return iterate();
+          (error) => {
+            outcome = { error };
+            wake?.();
+          },
+        );
+        return {
+          async *chunks() {
+            for (;;) {
+              if (read < arrived.length) {
+                const chunk = arrived[read];
+                arrived[read++] = undefined as never;
+                yield chunk;
+              } else if (outcome) {
+                if ('error' in outcome) throw outcome.error;
+                return;
+              } else {
+                await new Promise<void>((resolve) => {
+                  wake = resolve;
+                });
+                wake = undefined;
+              }
+            }
+          },
+          // Left the loop early: the worker stops and replies with what it generated, as 'cancelled'.
+          close() {
+            if (!outcome) connection.send({ id, kind: 'cancel' });
+          },
+          result: () => promise,
+        };
       },
-      get result() {
-        const { promise } = start();
-        promise.catch(() => {});
-        return promise;
-      },
-    };
+    );
   }
 
   /**
@@ -208,7 +194,6 @@ export class WorkerLanguageModel implements LanguageModel {
       message: { kind: 'stream' as const, input, options: posted, sequence: sequence?.id },
       // A sequence's call is over when the worker reports its tokens, also after an abort.
       call: { signal, settleInWorker: sequence !== undefined },
-      sequence,
     };
   }
 
