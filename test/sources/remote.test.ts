@@ -50,6 +50,20 @@ async function rejection(promise: Promise<unknown>): Promise<SlmkitError> {
   throw new Error('expected a rejection');
 }
 
+/**
+ * A fetch whose responses have their whole body before they are returned (as a small file often
+ * does), so an abort after a file's last bytes does not cut its body short.
+ */
+async function bufferedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  const response = await fetch(input, init);
+  const body = response.body ? await response.arrayBuffer() : null;
+  return new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}
+
 function fileGets(file: string) {
   return server.requests.filter((r) => r.method === 'GET' && r.file === file);
 }
@@ -424,6 +438,35 @@ describe('hub source', () => {
     expect(error.code).toBe('ABORTED');
     const partial = storage.pathOf('hub/models--test-org--tiny/main/onnx/model.onnx_data.partial');
     expect(statSync(partial).size).toBeGreaterThanOrEqual(64_000);
+  });
+
+  it('an abort between two files is ABORTED, stores nothing half-written, and the next fetch completes', async () => {
+    const storage = fsStorageIn();
+    const controller = new AbortController();
+    const files = new Set<string>();
+    const error = await rejection(
+      (await open(storage, { fetch: bufferedFetch })).fetchFiles(loadList('onnx/model.onnx'), {
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.phase !== 'download') return;
+          files.add(p.file);
+          if (p.fileLoaded === p.fileTotal) controller.abort();
+        },
+      }),
+    );
+    expect(error.code).toBe('ABORTED');
+    // The first file was complete when the abort came: it is stored, and no other file was started.
+    expect([...files]).toEqual(['config.json']);
+    const folder = storage.pathOf('hub/models--test-org--tiny/main');
+    const written = readdirSync(folder, { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
+    expect(written.map((f) => f.name)).toEqual(['config.json']);
+    expectStored(storage, ['config.json']);
+
+    server.reset();
+    await (await open(createFsStorage(storage.dir))).fetchFiles(loadList('onnx/model.onnx'));
+    expectStored(storage, ['config.json', 'tokenizer.json', 'onnx/model.onnx', 'onnx/model.onnx_data']);
+    expect(fileGets('config.json')).toEqual([]);
+    expect(fileGets('onnx/model.onnx_data').filter((r) => r.status === 200)).toHaveLength(1);
   });
 });
 

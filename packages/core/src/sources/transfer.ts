@@ -1,4 +1,4 @@
-import { SlmkitError } from '../spec/errors.js';
+import { abortedError, SlmkitError } from '../spec/errors.js';
 import type { ModelStorage } from '../spec/storage.js';
 import { downloadFile } from './download.js';
 import type { HttpContext } from './http.js';
@@ -58,7 +58,7 @@ export async function transfer(
       done += entry.size ?? 0;
       continue;
     }
-    signal?.throwIfAborted?.();
+    if (signal?.aborted) throw abortedError(signal, `Download of ${target.location} was aborted.`);
     const result = await downloadFile({
       http: target.http,
       storage: target.storage,
