@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import type { ChatMessage, LocalLanguageModel } from '@slmkit/core';
 import { createModel } from '@slmkit/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunLog, recordingBackend } from '../engine/helpers.js';
 import { ensureModel } from '../fixtures/models.js';
 
 const GREEDY = { maxNewTokens: 8, temperature: 0 } as const;
@@ -174,12 +175,13 @@ describe('chat sessions', () => {
 });
 
 describe('context policies', () => {
-  // The tiny model with a 384-token window, filled by a few long turns.
+  // The tiny model with a 384-token window, filled by a few long turns; every run recorded in `log`.
   let model: LocalLanguageModel;
   let scratch: LocalLanguageModel;
+  const log: RunLog = { inputIds: [], resident: [], hostOutputs: 0 };
   beforeAll(async () => {
     const small = await ensureModel({ name: 'tiny-384', maxPositionEmbeddings: 384 });
-    model = await createModel(small);
+    model = await createModel(small, { backend: recordingBackend(log) });
     scratch = await createModel(small, { prefixCache: false });
   });
   afterAll(async () => {
@@ -205,11 +207,18 @@ describe('context policies', () => {
     const { chat, turns } = await fill('error');
     try {
       const before = chat.messages;
+      const [runs, resident] = [log.inputIds.length, log.resident.length];
+      const alive = log.resident.filter((r) => !r.disposed);
+      expect(alive.length).toBeGreaterThan(0);
       await expect(chat.send(long(turns), GREEDY)).rejects.toMatchObject({
         code: 'CONTEXT_OVERFLOW',
         message: expect.stringMatching(/context window is \d+/),
       });
       expect(chat.messages).toEqual(before);
+      // No run was asked for, and the caches alive before (the chat's) are all still alive.
+      expect(log.inputIds.length).toBe(runs);
+      expect(log.resident.length).toBe(resident);
+      expect(alive.filter((r) => r.disposed)).toEqual([]);
     } finally {
       await chat.dispose();
     }
@@ -301,26 +310,49 @@ describe('persisted prefixes', () => {
   });
 
   it('a pinned prefix is reused in process and freed when its last handle is released', async () => {
-    const local = await createModel(dir, { prefixCache: false });
+    const log: RunLog = { inputIds: [], resident: [], hostOutputs: 0 };
+    const local = await createModel(dir, { prefixCache: false, backend: recordingBackend(log) });
+    const alive = () => log.resident.filter((r) => !r.disposed);
+    /** The input_ids dims of the first run `generate` asks for. */
+    const firstRun = async (prompt: string) => {
+      const from = log.inputIds.length;
+      const result = await local.generate(prompt, GREEDY);
+      return { result, run: log.inputIds[from] };
+    };
     try {
       const profile = 'The user is a gardener who likes tomatoes. ';
       const question = `${profile}What should I plant?`;
       const prefix = await local.cachePrefix(profile);
       expect(prefix.source).toBe('computed');
+      // What the session holds now is the pinned prefix's cache: keys and values of every layer.
+      const pinned = alive();
+      expect(pinned).toHaveLength(2 * local.config.numLayers);
+      const runs = log.inputIds.length;
       const again = await local.cachePrefix(profile);
       expect(again.source).toBe('memory');
-      const a = await local.generate(question, GREEDY);
+      expect(log.inputIds.length).toBe(runs);
+      const { result: a, run } = await firstRun(question);
       // The prefix's last token may merge with the text after it ("▁" + "What"), so one can differ.
       expect(a.usage.cachedPromptTokens).toBeGreaterThanOrEqual(prefix.tokenCount - 1);
+      // The prefill ran only the tokens after the reused ones.
+      expect(run).toEqual([1, a.usage.promptTokens - a.usage.cachedPromptTokens]);
+      // Its copy of the prefix was freed with the call; the pinned cache stays.
+      expect(alive().filter((r) => !pinned.includes(r))).toEqual([]);
+      expect(pinned.filter((r) => r.disposed)).toEqual([]);
       // Releasing one handle (twice: the second does nothing) leaves the other's hold.
       await prefix.release();
       await prefix.release();
-      expect((await local.generate(question, GREEDY)).usage.cachedPromptTokens).toBe(
-        a.usage.cachedPromptTokens,
-      );
+      expect(pinned.filter((r) => r.disposed)).toEqual([]);
+      const held = await firstRun(question);
+      expect(held.result.usage.cachedPromptTokens).toBe(a.usage.cachedPromptTokens);
+      expect(held.run).toEqual(run);
       await again.release();
-      const b = await local.generate(question, GREEDY);
+      // The last handle frees the pinned cache: nothing is left on the session.
+      expect(pinned.filter((r) => !r.disposed)).toEqual([]);
+      expect(alive()).toEqual([]);
+      const { result: b, run: whole } = await firstRun(question);
       expect(b.usage.cachedPromptTokens).toBe(0);
+      expect(whole).toEqual([1, b.usage.promptTokens]);
       expect(b.tokenIds).toEqual(a.tokenIds);
       await expect(
         local.cachePrefix(profile, { persist: true, signal: AbortSignal.abort() }),
