@@ -5,7 +5,7 @@ import { openRemoteSource } from '@slmkit/core/backend';
 import { createFsStorage } from '@slmkit/node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type HubServer, startHubServer } from '../helpers/hub-server.js';
-import { loadList, REPO_FILES, tempDir, writeRepo } from './fixture.js';
+import { loadList, REPO_FILES, removeTempDirs, tempDir, writeRepo } from './fixture.js';
 
 const REPO = 'test-org/tiny';
 let server: HubServer;
@@ -14,6 +14,7 @@ beforeAll(async () => {
   server = await startHubServer({ repos: { [REPO]: writeRepo() } });
 });
 afterAll(() => server.close());
+afterAll(removeTempDirs);
 
 /** The node storage, with the first read of `corruptKey` behaving like a verifying storage that found it corrupt. */
 function storageWithOneCorruptRead(corruptKeySuffix: string): ModelStorage {

@@ -1,7 +1,7 @@
 // A synthetic model repository in the onnx-community layout: real JSON files, random bytes for the
 // .onnx files and their external data (these tests move files; they never run them).
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -46,7 +46,7 @@ export function loadList(onnx: string): { path: string; optional?: boolean }[] {
 
 /** Writes the repository into a new temporary folder and returns it. */
 export function writeRepo(files: Record<string, Uint8Array> = REPO_FILES): string {
-  const dir = mkdtempSync(join(tmpdir(), 'slmkit-repo-'));
+  const dir = tempDir('slmkit-repo-');
   for (const [path, data] of Object.entries(files)) {
     mkdirSync(dirname(join(dir, path)), { recursive: true });
     writeFileSync(join(dir, path), data);
@@ -54,9 +54,19 @@ export function writeRepo(files: Record<string, Uint8Array> = REPO_FILES): strin
   return dir;
 }
 
-/** A new empty temporary folder. */
+// No afterAll here: download-worker.ts imports this module outside vitest, where hooks throw.
+const tempDirs: string[] = [];
+
+/** A new empty temporary folder, deleted by {@link removeTempDirs}. */
 export function tempDir(prefix = 'slmkit-cache-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Deletes the folders {@link tempDir} and {@link writeRepo} made: `afterAll(removeTempDirs)`. */
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 export function sha256(data: Uint8Array): string {

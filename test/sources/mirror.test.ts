@@ -5,7 +5,7 @@ import { openRemoteSource, type RemoteSourceOptions } from '@slmkit/core/backend
 import { createFsStorage } from '@slmkit/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type HubServer, startHubServer } from '../helpers/hub-server.js';
-import { loadList, REPO_FILES, readBytes, tempDir, writeRepo } from './fixture.js';
+import { loadList, REPO_FILES, readBytes, removeTempDirs, tempDir, writeRepo } from './fixture.js';
 
 const REPO = 'test-org/tiny';
 const Q4_FILES = [
@@ -29,6 +29,7 @@ beforeAll(async () => {
   ]);
 });
 afterAll(() => Promise.all([mirror.close(), hub.close()]));
+afterAll(removeTempDirs);
 afterEach(() => {
   mirror.reset();
   hub.reset();

@@ -8,7 +8,7 @@ import { openRemoteSource } from '@slmkit/core/backend';
 import { createFsStorage, defaultCacheDir, hfHubCacheDir, nodeSourceDefaults } from '@slmkit/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type HubServer, startHubServer } from '../helpers/hub-server.js';
-import { loadList, REPO_FILES, readBytes, sha256, tempDir, writeRepo } from './fixture.js';
+import { loadList, REPO_FILES, readBytes, removeTempDirs, sha256, tempDir, writeRepo } from './fixture.js';
 
 const REPO = 'test-org/tiny';
 const Q4 = [
@@ -26,6 +26,7 @@ beforeAll(async () => {
   server = await startHubServer({ repos: { [REPO]: writeRepo() } });
 });
 afterAll(() => server.close());
+afterAll(removeTempDirs);
 afterEach(() => server.reset());
 
 function same(a: Uint8Array, b: Uint8Array) {

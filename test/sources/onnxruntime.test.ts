@@ -5,7 +5,7 @@ import { createFsStorage, createNodeBackend } from '@slmkit/node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ensureModel, ONNX_DATA_FILE, ONNX_FILE } from '../fixtures/models.js';
 import { type HubServer, startHubServer } from '../helpers/hub-server.js';
-import { tempDir } from './fixture.js';
+import { removeTempDirs, tempDir } from './fixture.js';
 
 let server: HubServer;
 
@@ -15,6 +15,7 @@ beforeAll(async () => {
   });
 });
 afterAll(() => server?.close());
+afterAll(removeTempDirs);
 
 it('stores a model onnxruntime-node loads, from a path and from bytes', async () => {
   const storage = createFsStorage(tempDir());

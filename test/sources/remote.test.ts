@@ -6,7 +6,7 @@ import { openRemoteSource } from '@slmkit/core/backend';
 import { createFsStorage } from '@slmkit/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type HubServer, startHubServer } from '../helpers/hub-server.js';
-import { loadList, REPO_FILES, readBytes, tempDir, writeRepo } from './fixture.js';
+import { loadList, REPO_FILES, readBytes, removeTempDirs, tempDir, writeRepo } from './fixture.js';
 
 const REPO = 'test-org/tiny';
 const GATED = 'test-org/gated';
@@ -28,6 +28,7 @@ beforeAll(async () => {
   server = await startHubServer({ repos: { [REPO]: folder, [GATED]: folder }, tokens: { [GATED]: TOKEN } });
 });
 afterAll(() => server.close());
+afterAll(removeTempDirs);
 afterEach(() => server.reset());
 
 function fsStorageIn(dir = tempDir()) {
