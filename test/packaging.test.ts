@@ -12,23 +12,66 @@ describe('built packages', () => {
     for (const pkg of ['core', 'node', 'web']) expect(existsSync(`packages/${pkg}/dist/index.js`)).toBe(true);
   });
 
-  // Each entry point, with two functions it exports.
-  const ENTRIES: [string, string, string][] = [
-    ['@slmkit/core', 'SlmkitError', 'ChatSession'],
-    ['@slmkit/core/backend', 'loadModel', 'wrapOrtSession'],
-    ['@slmkit/core/testing', 'createTestModel', 'createTestModel'],
-    ['@slmkit/node', 'SlmkitError', 'createModel'],
+  /** What an entry point's module prints: its export names, sorted, with the type of each. */
+  const listExports = (m: string) =>
+    `console.log(JSON.stringify(Object.keys(${m}).sort().map((k) => [k, typeof ${m}[k]])))`;
+  /** An entry point's exports exactly (names, sorted, each a function unless listed in `others`). */
+  const exported = (names: string[], others: Record<string, string> = {}) =>
+    [...names, ...Object.keys(others)].sort().map((name) => [name, others[name] ?? 'function']);
+  const CORE = ['ChatSession', 'SlmkitError', 'isSlmkitError', 'restoreChatSession'];
+  // Each entry point with exactly what it exports: a missing or an extra export fails.
+  const ENTRIES: [string, [string, string][]][] = [
+    ['@slmkit/core', exported(CORE)],
+    [
+      '@slmkit/core/backend',
+      exported(
+        [
+          'abortedError',
+          'checkSequenceOption',
+          'createModelFromSource',
+          'dataFilesIn',
+          'describeOrtValues',
+          'isMessageList',
+          'isResident',
+          'loadModel',
+          'openRemoteSource',
+          'parseHubStorageKey',
+          'queuedStream',
+          'resolveGenerateOptions',
+          'sampledFileDigest',
+          'snapshotChecksum',
+          'splitStorageKey',
+          'storageKeyParts',
+          'toOrtSessionOptions',
+          'wrapOrtSession',
+        ],
+        { DEFAULT_HUB_ENDPOINT: 'string' },
+      ),
+    ],
+    ['@slmkit/core/testing', exported(['createTestModel'])],
+    [
+      '@slmkit/node',
+      exported([
+        ...CORE,
+        'acquireFileLock',
+        'createFsStorage',
+        'createModel',
+        'createNodeBackend',
+        'defaultCacheDir',
+        'hfHubCacheDir',
+        'isLocalFolder',
+        'nodeSourceDefaults',
+        'openLocalFolder',
+        'withHfHubCache',
+      ]),
+    ],
   ];
-  for (const [pkg, a, b] of ENTRIES) {
-    it(`${pkg} imports from ESM and requires from CJS`, () => {
-      const esm = run([
-        '--input-type=module',
-        '-e',
-        `const m = await import('${pkg}'); console.log(typeof m.${a}, typeof m.${b})`,
-      ]);
-      const cjs = run(['-e', `const m = require('${pkg}'); console.log(typeof m.${a}, typeof m.${b})`]);
-      expect(esm.trim()).toBe('function function');
-      expect(cjs.trim()).toBe('function function');
+  for (const [pkg, expected] of ENTRIES) {
+    it(`${pkg} imports from ESM and requires from CJS, with exactly its exports`, () => {
+      const esm = run(['--input-type=module', '-e', `const m = await import('${pkg}'); ${listExports('m')}`]);
+      const cjs = run(['-e', `const m = require('${pkg}'); ${listExports('m')}`]);
+      expect(JSON.parse(esm)).toEqual(expected);
+      expect(JSON.parse(cjs)).toEqual(expected);
     });
   }
 
@@ -58,13 +101,29 @@ describe('built packages', () => {
     expect(cjs.trim()).toBe(esm.trim());
   });
 
-  it('@slmkit/web imports from ESM with its own createModel and the core API', () => {
+  it('@slmkit/web imports from ESM with its own createModel and the core API, with exactly its exports', () => {
     const esm = run([
       '--input-type=module',
       '-e',
-      `const m = await import('@slmkit/web'); console.log(typeof m.createModel, typeof m.SlmkitError)`,
+      `const m = await import('@slmkit/web'); ${listExports('m')}`,
     ]);
-    expect(esm.trim()).toBe('function function');
+    expect(JSON.parse(esm)).toEqual(
+      exported([
+        ...CORE,
+        'createCacheStorage',
+        'createModel',
+        'createOpfsStorage',
+        'createWebBackend',
+        'createWorkerModel',
+        'isPickedFiles',
+        'isQuotaError',
+        'openPickedFiles',
+        'resolveDevice',
+        'resolveWebStorage',
+        'serveModelWorker',
+        'yieldToEventLoop',
+      ]),
+    );
   });
 });
 
