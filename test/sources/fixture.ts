@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { SlmkitError } from '@slmkit/core';
 
 /** Deterministic pseudo-random bytes. */
 export function bytes(size: number, seed: number): Uint8Array {
@@ -67,6 +68,16 @@ export function tempDir(prefix = 'slmkit-cache-'): string {
 /** Deletes the folders {@link tempDir} and {@link writeRepo} made: `afterAll(removeTempDirs)`. */
 export function removeTempDirs(): void {
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/** The error `promise` rejects with; throws when it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<SlmkitError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as SlmkitError;
+  }
+  throw new Error('expected a rejection');
 }
 
 export function sha256(data: Uint8Array): string {

@@ -1,11 +1,11 @@
 // A hub mirror that serves files under resolve/ but not the model-info API
 // (/api/models/<repo>/revision/<rev>): the files are resolved one by one.
-import type { LoadProgress, SlmkitError } from '@slmkit/core';
+import type { LoadProgress } from '@slmkit/core';
 import { openRemoteSource, type RemoteSourceOptions } from '@slmkit/core/backend';
 import { createFsStorage } from '@slmkit/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type HubServer, startHubServer } from '../helpers/hub-server.js';
-import { loadList, REPO_FILES, readBytes, removeTempDirs, tempDir, writeRepo } from './fixture.js';
+import { loadList, REPO_FILES, readBytes, rejection, removeTempDirs, tempDir, writeRepo } from './fixture.js';
 
 const REPO = 'test-org/tiny';
 const Q4_FILES = [
@@ -38,15 +38,6 @@ afterEach(() => {
 
 function open(repo = REPO, extra: Partial<RemoteSourceOptions> = {}, server = mirror) {
   return openRemoteSource(repo, { storage: createFsStorage(tempDir()), endpoint: server.url, ...extra });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<SlmkitError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as SlmkitError;
-  }
-  throw new Error('expected a rejection');
 }
 
 const apiRequests = (server: HubServer) => server.requests.filter((r) => r.url.startsWith('/api/'));

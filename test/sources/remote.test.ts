@@ -1,12 +1,12 @@
 import { existsSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { LoadProgress, ModelStorage, SlmkitError } from '@slmkit/core';
+import type { LoadProgress, ModelStorage } from '@slmkit/core';
 import { openRemoteSource } from '@slmkit/core/backend';
 import { createFsStorage } from '@slmkit/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type HubServer, startHubServer } from '../helpers/hub-server.js';
-import { loadList, REPO_FILES, readBytes, removeTempDirs, tempDir, writeRepo } from './fixture.js';
+import { loadList, REPO_FILES, readBytes, rejection, removeTempDirs, tempDir, writeRepo } from './fixture.js';
 
 const REPO = 'test-org/tiny';
 const GATED = 'test-org/gated';
@@ -40,15 +40,6 @@ async function open(
   extra: Partial<Parameters<typeof openRemoteSource>[1]> = {},
 ) {
   return openRemoteSource(REPO, { storage, endpoint: server.url, ...extra });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<SlmkitError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as SlmkitError;
-  }
-  throw new Error('expected a rejection');
 }
 
 /**
