@@ -17,7 +17,9 @@ describe('built packages', () => {
     `console.log(JSON.stringify(Object.keys(${m}).sort().map((k) => [k, typeof ${m}[k]])))`;
   /** An entry point's exports exactly (names, sorted, each a function unless listed in `others`). */
   const exported = (names: string[], others: Record<string, string> = {}) =>
-    [...names, ...Object.keys(others)].sort().map((name) => [name, others[name] ?? 'function']);
+    [...names, ...Object.keys(others)]
+      .sort()
+      .map((name): [string, string] => [name, others[name] ?? 'function']);
   const CORE = ['ChatSession', 'SlmkitError', 'isSlmkitError', 'restoreChatSession'];
   // Each entry point with exactly what it exports: a missing or an extra export fails.
   const ENTRIES: [string, [string, string][]][] = [
