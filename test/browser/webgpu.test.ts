@@ -2,7 +2,8 @@
 // --enable-unsafe-webgpu): a correctness check against the node backend, and a count of GPU reads
 // (the KV cache stays on the GPU), not a speed test — the software adapter takes about a second per
 // token, so the checks are short.
-import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   hasChromium,
   nodeReference,
@@ -18,7 +19,7 @@ const COUNTED_TOKENS = 5;
 
 /** In the page: greedy tokens on `device`, the execution provider that ran them, and any warnings. */
 async function runOnDevice(args: {
-  device: 'auto' | 'webnn';
+  device: 'webnn';
   modelUrl: string;
   prompt: number[];
   maxNewTokens: number;
@@ -36,8 +37,9 @@ async function runOnDevice(args: {
 }
 
 /**
- * In the page: greedy tokens on WebGPU while counting GPU→CPU reads (`GPUBuffer.prototype.mapAsync`
- * calls) and session runs during the generation, plus the decoder's `present.*` outputs per run.
+ * In the page: greedy tokens with device 'auto' (WebGPU, when the adapter is there) while counting
+ * GPU→CPU reads (`GPUBuffer.prototype.mapAsync` calls) and session runs during the generation, plus
+ * the decoder's `present.*` outputs per run, the execution provider and any warnings.
  */
 async function countGpuReads(args: { modelUrl: string; prompt: number[]; maxNewTokens: number }) {
   const { slmkit } = globalThis as unknown as { slmkit: SlmkitGlobal };
@@ -53,7 +55,8 @@ async function countGpuReads(args: { modelUrl: string; prompt: number[]; maxNewT
     return mapAsync.apply(this, rest);
   };
   try {
-    const backend = slmkit.createWebBackend({ device: 'webgpu' });
+    const warnings: string[] = [];
+    const backend = slmkit.createWebBackend({ device: 'auto', onWarning: (m) => warnings.push(m) });
     // Every run of the decoder counted (the backend is used as it is, only observed).
     const counting: typeof backend = {
       ...backend,
@@ -83,6 +86,7 @@ async function countGpuReads(args: { modelUrl: string; prompt: number[]; maxNewT
       ...counted,
       presentOutputs,
       executionProvider: backend.runtimeInfo().executionProvider,
+      warnings,
     };
   } finally {
     gpuBuffer.mapAsync = mapAsync;
@@ -95,34 +99,18 @@ describe.skipIf(!hasChromium)('@slmkit/web on WebGPU (software adapter)', () => 
     reference: async (modelDir) =>
       (await nodeReference(modelDir, [PROMPTS[1]], { maxNewTokens: COUNTED_TOKENS }))[0],
   });
-  const args = () => ({
-    modelUrl: `${suite.plain.url}/models/tiny/`,
-    prompt: PROMPTS[1],
-    maxNewTokens: NEW_TOKENS,
+  let page: Page;
+  const args = () => ({ modelUrl: `${suite.plain.url}/models/tiny/`, prompt: PROMPTS[1] });
+
+  // One page for both tests: the WebGPU runtime starts once.
+  beforeAll(async () => {
+    page = await openTestPage(suite.browser, suite.plain);
   });
 
-  it("device 'auto' picks WebGPU when an adapter exists, and its greedy tokens equal node's; a failing EP falls back", async () => {
-    const page = await openTestPage(suite.browser, suite.plain);
-    const run = await page.evaluate(runOnDevice, { ...args(), device: 'auto' as const });
-    expect(run.executionProvider).toBe('webgpu');
-    expect(run.warnings).toEqual([]);
-    expect(run.tokenIds).toEqual(suite.reference.slice(0, NEW_TOKENS));
-    // An execution provider that fails to initialise (no WebNN in this browser) falls back to wasm with a warning.
-    const webnn = await page.evaluate(runOnDevice, { ...args(), device: 'webnn' as const });
-    expect(webnn.executionProvider).toBe('wasm');
-    expect(webnn.warnings).toHaveLength(1);
-    expect(webnn.warnings[0]).toMatch(
-      /the webnn execution provider could not run onnx\/model\.onnx .*falling back to wasm/,
-    );
-    expect(webnn.tokenIds).toEqual(suite.reference.slice(0, NEW_TOKENS));
-    expect(suite.browser.foreignRequests).toEqual([]);
-    await page.close();
-  });
-
-  it('keeps the KV cache on the GPU between steps: one GPU read per step (the logits), tokens unchanged', async () => {
-    const page = await openTestPage(suite.browser, suite.plain);
+  it("device 'auto' picks WebGPU, gives node's greedy tokens, and keeps the KV cache on the GPU: one GPU read per step (the logits)", async () => {
     const run = await page.evaluate(countGpuReads, { ...args(), maxNewTokens: COUNTED_TOKENS });
     expect(run.executionProvider).toBe('webgpu');
+    expect(run.warnings).toEqual([]);
     expect(run.tokenIds).toEqual(suite.reference);
     // The prefill and the decode steps: one run per token (the last one's may be skipped).
     expect(run.runs).toBeGreaterThanOrEqual(COUNTED_TOKENS - 1);
@@ -132,6 +120,20 @@ describe.skipIf(!hasChromium)('@slmkit/web on WebGPU (software adapter)', () => 
     expect(run.presentOutputs).toBe(4);
     expect(run.reads).toBe(run.runs);
     expect(suite.browser.foreignRequests).toEqual([]);
-    await page.close();
+  });
+
+  it('an execution provider that fails to initialise (no WebNN in this browser) falls back to wasm with a warning', async () => {
+    const run = await page.evaluate(runOnDevice, {
+      ...args(),
+      device: 'webnn' as const,
+      maxNewTokens: NEW_TOKENS,
+    });
+    expect(run.executionProvider).toBe('wasm');
+    expect(run.warnings).toHaveLength(1);
+    expect(run.warnings[0]).toMatch(
+      /the webnn execution provider could not run onnx\/model\.onnx .*falling back to wasm/,
+    );
+    expect(run.tokenIds).toEqual(suite.reference.slice(0, NEW_TOKENS));
+    expect(suite.browser.foreignRequests).toEqual([]);
   });
 });
