@@ -47,12 +47,19 @@ async function countGpuReads(args: { modelUrl: string; prompt: number[]; maxNewT
     globalThis as unknown as { GPUBuffer: { prototype: { mapAsync(...a: unknown[]): unknown } } }
   ).GPUBuffer.prototype;
   const mapAsync = gpuBuffer.mapAsync;
+  const gpu = (navigator as unknown as { gpu: { requestAdapter(...a: unknown[]): unknown } }).gpu;
+  const requestAdapter = gpu.requestAdapter;
   let reads = 0;
   let runs = 0;
   let presentOutputs = 0;
+  let adapterRequests = 0;
   gpuBuffer.mapAsync = function (this: unknown, ...rest: unknown[]) {
     reads++;
     return mapAsync.apply(this, rest);
+  };
+  gpu.requestAdapter = function (this: unknown, ...rest: unknown[]) {
+    adapterRequests++;
+    return requestAdapter.apply(this, rest);
   };
   try {
     const warnings: string[] = [];
@@ -87,9 +94,11 @@ async function countGpuReads(args: { modelUrl: string; prompt: number[]; maxNewT
       presentOutputs,
       executionProvider: backend.runtimeInfo().executionProvider,
       warnings,
+      adapterRequests,
     };
   } finally {
     gpuBuffer.mapAsync = mapAsync;
+    gpu.requestAdapter = requestAdapter;
   }
 }
 
@@ -111,6 +120,8 @@ describe.skipIf(!hasChromium)('@slmkit/web on WebGPU (software adapter)', () => 
     const run = await page.evaluate(countGpuReads, { ...args(), maxNewTokens: COUNTED_TOKENS });
     expect(run.executionProvider).toBe('webgpu');
     expect(run.warnings).toEqual([]);
+    // The backend's one probe (device 'auto'), and onnxruntime-web's own as its WebGPU runtime starts.
+    expect(run.adapterRequests).toBe(2);
     expect(run.tokenIds).toEqual(suite.reference);
     // The prefill and the decode steps: one run per token (the last one's may be skipped).
     expect(run.runs).toBeGreaterThanOrEqual(COUNTED_TOKENS - 1);

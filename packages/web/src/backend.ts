@@ -32,7 +32,10 @@ export type WebDevice = 'auto' | 'wasm' | 'webgpu' | 'webnn';
 
 /** Options of {@link createWebBackend}. */
 export interface WebBackendOptions {
-  /** Where to run (default `'auto'`); `sessionOptions.executionProviders`, when given, overrides it. */
+  /**
+   * Where to run (default `'auto'`). `sessionOptions.executionProviders`, when given, overrides it:
+   * they are tried in order, one per session, with a warning for each that fails.
+   */
   device?: WebDevice;
   /**
    * Threads of the wasm runtime. Default: onnxruntime-web's choice (half the logical cores, at most 4,
@@ -59,7 +62,10 @@ export interface WebBackendOptions {
 
 /** What the runtime actually uses, known after the first session was created. */
 export interface WebRuntimeInfo {
-  /** Execution provider of the latest session (`'wasm'`, `'webgpu'`, `'webnn'`), undefined before any. */
+  /**
+   * Execution provider of the latest session (`'wasm'`, `'webgpu'`, `'webnn'`), undefined before any:
+   * the one provider onnxruntime-web created it with.
+   */
   executionProvider: string | undefined;
   /** Threads of the wasm runtime (1 when the page is not cross-origin isolated). */
   numThreads: number | undefined;
@@ -120,34 +126,37 @@ export function createWebBackend(options: WebBackendOptions = {}): WebBackend {
   // The first session fixes the module (its wasm runtime and WebGPU device are global to it).
   let ort: OrtWebModule | undefined = options.ort;
   let executionProvider: string | undefined;
-  const moduleFor = async (providers: readonly string[]): Promise<OrtWebModule> => {
-    if (!ort) {
-      const wasmOnly = providers.every((p) => p === 'wasm' || p === 'cpu');
-      ort = await (wasmOnly ? importWasmBuild() : importFullBuild());
-    }
+  const moduleFor = async (provider: string): Promise<OrtWebModule> => {
+    ort ??= await (provider === 'wasm' || provider === 'cpu' ? importWasmBuild() : importFullBuild());
     if (options.numThreads !== undefined) ort.env.wasm.numThreads = options.numThreads;
     if (options.wasmPaths !== undefined) ort.env.wasm.wasmPaths = options.wasmPaths;
     return ort;
   };
 
-  const create = async (model: ModelFile, session: SessionOptions): Promise<InferenceSession> => {
-    const runtime = await moduleFor(session.executionProviders ?? ['wasm']);
+  // onnxruntime-web drops a listed provider it cannot initialise (WebGPU without an adapter, WebNN
+  // without navigator.ml) and runs on the next one, telling only the console. So each session is given
+  // one provider: the one it was created with is the one it runs on.
+  const create = async (
+    model: ModelFile,
+    session: SessionOptions,
+    provider: string,
+  ): Promise<InferenceSession> => {
+    const runtime = await moduleFor(provider);
     const source = model.data ?? model.path;
     if (source === undefined) {
       throw new SlmkitError('MODEL_FILE_MISSING', `${model.name} has neither data nor a URL to load.`);
     }
     const externalData = model.externalData?.map((file) => ({ path: file.path, data: file.data }));
-    const providers = session.executionProviders ?? [];
-    // onnxruntime-web drops a requested 'webgpu' it cannot initialise (no adapter) and runs on the
-    // next provider listed, where GPU outputs would fail.
-    const onGpu = providers[0] === 'webgpu' && (await hasWebGpuAdapter());
     // On WebGPU every output stays on the GPU: the KV cache (core's resident outputs) is fed back
     // from there each step, and only the logits are downloaded. On wasm everything is on the CPU.
     const created = await runtime.InferenceSession.create(source as Uint8Array, {
-      ...toOrtSessionOptions(session, { gpuOutputs: onGpu }),
+      ...toOrtSessionOptions(
+        { ...session, executionProviders: [provider] },
+        { gpuOutputs: provider === 'webgpu' },
+      ),
       externalData,
     });
-    executionProvider = providers[0] === 'webgpu' && !onGpu ? providers[1] : providers[0];
+    executionProvider = provider;
     const wrapped = wrapOrtSession(created, runtime.Tensor);
     const run = wrapped.run;
     // onnxruntime-web's runs settle through microtasks only, so a generation loop would never let the
@@ -159,20 +168,27 @@ export function createWebBackend(options: WebBackendOptions = {}): WebBackend {
     return { ...wrapped, run: yieldingRun };
   };
 
+  /** The providers to try in order: the session's own, else `device`'s with wasm after it. */
+  const providersFor = async (session: SessionOptions): Promise<readonly string[]> => {
+    if (session.executionProviders?.length) return session.executionProviders;
+    const { executionProviders, warning } = await resolveDevice(options.device);
+    if (warning) warn(warning);
+    return executionProviders[0] === 'wasm' ? executionProviders : [...executionProviders, 'wasm'];
+  };
+
   return {
     name: 'onnxruntime-web',
     async createSession(model, session) {
-      if (session.executionProviders) return create(model, session);
-      const { executionProviders: providers, warning } = await resolveDevice(options.device);
-      if (warning) warn(warning);
-      try {
-        return await create(model, { ...session, executionProviders: providers });
-      } catch (error) {
-        if (providers[0] === 'wasm') throw error;
-        warn(
-          `slmkit: the ${providers[0]} execution provider could not run ${model.name} (${(error as Error)?.message ?? error}); falling back to wasm.`,
-        );
-        return create(model, { ...session, executionProviders: ['wasm'] });
+      const providers = await providersFor(session);
+      for (let i = 0; ; i++) {
+        try {
+          return await create(model, session, providers[i]);
+        } catch (error) {
+          if (i === providers.length - 1) throw error;
+          warn(
+            `slmkit: the ${providers[i]} execution provider could not run ${model.name} (${(error as Error)?.message ?? error}); falling back to ${providers[i + 1]}.`,
+          );
+        }
       }
     },
     runtimeInfo: () => ({
