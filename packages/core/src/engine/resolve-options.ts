@@ -1,7 +1,7 @@
 import type { PipelineOptions } from '../logits/pipeline.js';
 import type { SamplingParams } from '../logits/sampler.js';
-import { GENERATION_CONFIG_FIELDS, showValue } from '../model/config.js';
-import { SlmkitError } from '../spec/errors.js';
+import { GENERATION_CONFIG_FIELDS } from '../model/config.js';
+import { SlmkitError, showValue } from '../spec/errors.js';
 import type { GenerateOptions } from '../spec/generation.js';
 import type { GenerationDefaults, ModelConfig } from '../spec/model-config.js';
 

@@ -1,5 +1,5 @@
 import type { DecoderSignature } from '../model/decoder-signature.js';
-import { SlmkitError } from '../spec/errors.js';
+import { SlmkitError, showValue } from '../spec/errors.js';
 import type { Sequence } from '../spec/sequence.js';
 import type { CallQueue } from './call-queue.js';
 import { KvCache } from './kv-cache.js';
@@ -56,7 +56,7 @@ export class LocalSequence implements Sequence {
       if (!Number.isInteger(length) || length < 0 || length > this.tokens.length) {
         throw new SlmkitError(
           'INVALID_INPUT',
-          `truncate(${length}): the sequence holds ${this.tokens.length} tokens; pass an integer from 0 to ${this.tokens.length}.`,
+          `truncate(${showValue(length)}): the sequence holds ${this.tokens.length} tokens; pass an integer from 0 to ${this.tokens.length}.`,
         );
       }
       await this.cache.truncate(length);

@@ -1,7 +1,6 @@
 import { Template } from '@huggingface/jinja';
-import { SlmkitError } from '../spec/errors.js';
+import { SlmkitError, showValue } from '../spec/errors.js';
 import type { ChatMessage } from '../spec/messages.js';
-import { showValue } from './config.js';
 
 /** A compiled chat template (the model's own Jinja template). */
 export interface ChatTemplate {

@@ -1,4 +1,4 @@
-import { SlmkitError } from '../spec/errors.js';
+import { SlmkitError, showValue } from '../spec/errors.js';
 import type { GenerationDefaults, ModelConfig } from '../spec/model-config.js';
 import type { ModelSourceReader } from './model-source.js';
 
@@ -42,20 +42,6 @@ export const GENERATION_CONFIG_FIELDS: Readonly<Record<keyof GenerationDefaults,
   minP: 'min_p',
   repetitionPenalty: 'repetition_penalty',
 };
-
-/** A value for messages: strings quoted, so `"2"` and `2` are told apart. */
-export function showValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-    const name = value.constructor?.name;
-    if (name && name !== 'Object') return `a ${name}`;
-  }
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
-}
 
 const isPositiveInteger = (value: unknown): value is number =>
   typeof value === 'number' && Number.isInteger(value) && value > 0;

@@ -65,3 +65,42 @@ export function abortedError(signal: AbortSignal, what = 'The call was aborted.'
   if (reason instanceof SlmkitError && reason.code === 'ABORTED') return reason;
   return new SlmkitError('ABORTED', what, { cause: reason });
 }
+
+/** Longest text {@link showValue} gives; longer values are cut, with an ellipsis. */
+const SHOWN_CHARACTERS = 200;
+
+/**
+ * A caller's value as error messages show it: strings quoted (so `"2"` and `2` are told apart),
+ * numbers as JavaScript writes them (NaN, -0), BigInts with their `n`, objects of a class by its
+ * name, functions and symbols by what they are, the rest as JSON; cut after 200 characters. It
+ * never throws, whatever `value` is (a null-prototype object holding a BigInt, a revoked Proxy, a
+ * getter that throws): a value it cannot describe is shown by its `Object.prototype.toString` tag,
+ * else by its `typeof`.
+ */
+export function showValue(value: unknown): string {
+  let text: string;
+  try {
+    text = describeValue(value);
+  } catch {
+    try {
+      text = Object.prototype.toString.call(value);
+    } catch {
+      text = `a value of type ${typeof value}`;
+    }
+  }
+  return text.length > SHOWN_CHARACTERS ? `${text.slice(0, SHOWN_CHARACTERS)}…` : text;
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  // JSON would show NaN and the infinities as null, and -0 as 0.
+  if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'symbol') return value.toString();
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const name = value.constructor?.name;
+    if (name && name !== 'Object') return `a ${name}`;
+  }
+  return JSON.stringify(value) ?? String(value);
+}

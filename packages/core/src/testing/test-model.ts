@@ -3,7 +3,7 @@ import type { LocalLanguageModel, PrefixCacheOption } from '../engine/local-mode
 import type { ModelSourceReader } from '../model/model-source.js';
 import { Sha256 } from '../sources/sha256.js';
 import type { Backend, InferenceSession, ModelFile, ValueInfo } from '../spec/backend.js';
-import { SlmkitError } from '../spec/errors.js';
+import { SlmkitError, showValue } from '../spec/errors.js';
 import { LlamaForward } from './llama.js';
 import { invFreq, type LlamaShape, weightDefs } from './llama-layout.js';
 import { ReferenceSession } from './session.js';
@@ -59,10 +59,10 @@ function invalid(message: string): never {
 export function testModelSpec(options: TestModelOptions = {}): TestModelSpec {
   const { seed = 1, contextLength = 2048 } = options;
   if (!(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32)) {
-    invalid(`seed must be an integer in [0, 2^32); got ${String(seed)}.`);
+    invalid(`seed must be an integer in [0, 2^32); got ${showValue(seed)}.`);
   }
   if (!(Number.isInteger(contextLength) && contextLength > 0)) {
-    invalid(`contextLength must be a positive integer; got ${String(contextLength)}.`);
+    invalid(`contextLength must be a positive integer; got ${showValue(contextLength)}.`);
   }
   return {
     vocabSize: TEST_VOCAB_SIZE,

@@ -1,5 +1,5 @@
 import { type CachedPrefix, type LocalLanguageModel, type Sequence, SlmkitError } from '@slmkit/core';
-import { createWebBackend, type WebBackend, yieldToEventLoop } from '../backend.js';
+import { createWebBackend, type WebBackend } from '../backend.js';
 import { createModel } from '../create-model.js';
 import {
   type DistributiveOmit,
@@ -133,10 +133,9 @@ export function serveModelWorker(scope: WorkerScope = globalThis as unknown as W
         // The page's generate() needs the result only: no chunk crosses the boundary.
         if (!request.chunks) return requireModel().generate(request.input as never, options);
         const stream = requireModel().stream(request.input as never, options);
+        // The page's cancel and abort messages come in while the backend yields before each run.
         for await (const chunk of stream) {
           post({ id: request.id, kind: 'chunk', chunk });
-          // Let the page's cancel and abort messages in (onnxruntime-web's runs never yield by themselves).
-          await yieldToEventLoop();
           if (cancelled.has(request.id)) break;
         }
         return stream.result;
