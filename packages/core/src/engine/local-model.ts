@@ -4,7 +4,7 @@ import type { DecoderSignature } from '../model/decoder-signature.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import type { InferenceSession } from '../spec/backend.js';
 import type { Chat, ChatOptions } from '../spec/chat.js';
-import { SlmkitError } from '../spec/errors.js';
+import { SlmkitError, showValue } from '../spec/errors.js';
 import type {
   CachedPrefix,
   CachePrefixOptions,
@@ -25,12 +25,13 @@ import { KvCache } from './kv-cache.js';
 import { commonPrefixLength, DEFAULT_PREFIX_CACHE_BYTES, PrefixCache } from './prefix-cache.js';
 import {
   checkSequenceOption,
+  checkTokenIds,
   encodePrompt,
   isMessageList,
   type PromptEncoder,
   renderMessages,
 } from './prompts.js';
-import { type ResolvedGenerateOptions, resolveGenerateOptions } from './resolve-options.js';
+import { checkSignal, type ResolvedGenerateOptions, resolveGenerateOptions } from './resolve-options.js';
 import { SavedPrefixes } from './saved-prefixes.js';
 import { LocalSequence, restoreSequence, type SequenceHost } from './sequence.js';
 
@@ -61,7 +62,7 @@ function prefixCacheBytes(option: PrefixCacheOption | undefined): number {
   if (!(Number.isInteger(bytes) && bytes >= 0)) {
     throw new SlmkitError(
       'INVALID_OPTION',
-      `prefixCache.maxBytes must be an integer >= 0; got ${String(bytes)}.`,
+      `prefixCache.maxBytes must be an integer >= 0; got ${showValue(bytes)}.`,
     );
   }
   return bytes;
@@ -176,13 +177,28 @@ export class LocalLanguageModel implements LanguageModel {
     return renderMessages(this.encoder, messages, templateVariables);
   }
 
-  /** Token ids of `text`, with the tokenizer's special tokens as a string prompt gets them. */
+  /**
+   * Token ids of `text`, with the tokenizer's special tokens as a string prompt gets them.
+   * SlmkitError 'INVALID_INPUT' when `text` is not a string.
+   */
   async encode(text: string): Promise<number[]> {
+    if (typeof text !== 'string') {
+      throw new SlmkitError(
+        'INVALID_INPUT',
+        `encode takes a string; got ${showValue(text)}. (The tokens of chat messages: countTokens(messages).)`,
+      );
+    }
     return this.tokenizer.encode(text);
   }
 
-  /** Text of token ids (special tokens left out). */
+  /**
+   * Text of token ids (special tokens left out); `[]` gives `''`. SlmkitError 'INVALID_INPUT' when
+   * `ids` is not an array of token ids in [0, vocabSize).
+   */
   async decode(ids: readonly number[]): Promise<string> {
+    checkTokenIds(ids, this.config.vocabSize, 'decode(ids): ids');
+    // @huggingface/tokenizers refuses an empty list.
+    if (ids.length === 0) return '';
     return this.tokenizer.decode(ids, { skipSpecialTokens: true });
   }
 
@@ -202,6 +218,7 @@ export class LocalLanguageModel implements LanguageModel {
     if (typeof options !== 'object' || options === null) {
       throw new SlmkitError('INVALID_OPTION', 'cachePrefix options must be an object (or left out).');
     }
+    checkSignal(options.signal);
     const tokenIds = encodePrompt(this.encoder, prompt, options.templateVariables);
     this.checkContext(tokenIds.length);
     const saved = options.persist ? this.saved : undefined;

@@ -1,6 +1,6 @@
 import type { ChatTemplate } from '../model/chat-template.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
-import { SlmkitError } from '../spec/errors.js';
+import { SlmkitError, showValue } from '../spec/errors.js';
 import type { Prompt, TokenizedPrompt } from '../spec/generation.js';
 import type { ChatMessage } from '../spec/messages.js';
 import type { Sequence } from '../spec/sequence.js';
@@ -48,6 +48,29 @@ export function renderMessages(
   return encoder.chatTemplate.render(messages, templateVariables as Record<string, unknown> | undefined);
 }
 
+/**
+ * Throws INVALID_INPUT unless `ids` is an array (possibly empty) of token ids, integers in
+ * [0, vocabSize); the message names `what` (e.g. 'inputIds') and the first id that is not one.
+ */
+export function checkTokenIds(ids: unknown, vocabSize: number, what: string): asserts ids is number[] {
+  if (!Array.isArray(ids)) {
+    throw new SlmkitError(
+      'INVALID_INPUT',
+      `${what} must be an array of token ids (integers in [0, ${vocabSize})); got ${showValue(ids)}.`,
+    );
+  }
+  // An index loop, so the holes of a sparse array are seen (as undefined).
+  for (let i = 0; i < ids.length; i++) {
+    const id: unknown = ids[i];
+    if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= vocabSize) {
+      throw new SlmkitError(
+        'INVALID_INPUT',
+        `${what}[${i}] is ${showValue(id)}, which is not a token id (an integer in [0, ${vocabSize})).`,
+      );
+    }
+  }
+}
+
 /** Token ids of one prompt: a string is encoded, messages are rendered then encoded, token ids are checked. */
 export function encodePrompt(
   encoder: PromptEncoder,
@@ -60,18 +83,14 @@ export function encodePrompt(
     return tokenizer.encode(renderMessages(encoder, prompt, templateVariables), { addSpecialTokens: false });
   }
   if (isTokenized(prompt)) {
-    const ids = prompt.inputIds;
+    const ids: unknown = prompt.inputIds;
     if (!Array.isArray(ids) || ids.length === 0) {
-      throw new SlmkitError('INVALID_INPUT', 'inputIds must be a non-empty array of token ids.');
+      throw new SlmkitError(
+        'INVALID_INPUT',
+        `inputIds must be a non-empty array of token ids; got ${showValue(ids)}.`,
+      );
     }
-    for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
-        throw new SlmkitError(
-          'INVALID_INPUT',
-          `inputIds holds ${id}, which is not a token id in [0, ${vocabSize}).`,
-        );
-      }
-    }
+    checkTokenIds(ids, vocabSize, 'inputIds');
     return [...ids];
   }
   throw new SlmkitError(

@@ -102,6 +102,17 @@ const isAbortSignal = (value: unknown): value is AbortSignal =>
   typeof (value as AbortSignal).removeEventListener === 'function';
 
 /**
+ * Throws INVALID_OPTION unless `signal` is absent or an AbortSignal. Checked before a call is
+ * queued: the queue listens to the signal while the call waits.
+ */
+export function checkSignal(signal: unknown): void {
+  if (signal !== undefined && !isAbortSignal(signal))
+    invalid(
+      `signal must be an AbortSignal (e.g. AbortSignal.timeout(5000) or an AbortController's signal); got ${showValue(signal)}.`,
+    );
+}
+
+/**
  * Throws INVALID_OPTION unless `variables` (the chat template's extra variables) is absent or an
  * object. Shared by every call that renders messages.
  */
@@ -162,10 +173,7 @@ export function resolveGenerateOptions(
       typeof p === 'function' || (typeof p === 'object' && p !== null && typeof p.process === 'function');
     if (!ok) invalid('logitsProcessors must be functions or objects with a process(logits, context) method.');
   }
-  if (options.signal !== undefined && !isAbortSignal(options.signal))
-    invalid(
-      `signal must be an AbortSignal (e.g. AbortSignal.timeout(5000) or an AbortController's signal); got ${showValue(options.signal)}.`,
-    );
+  checkSignal(options.signal);
   checkTemplateVariables(options.templateVariables);
 
   const temperatureGiven = options.temperature !== undefined;

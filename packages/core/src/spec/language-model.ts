@@ -60,10 +60,16 @@ export interface LanguageModel {
     templateVariables?: Record<string, unknown>,
   ): Promise<string>;
 
-  /** Token ids of `text`, with the tokenizer's special tokens as a string prompt gets them. */
+  /**
+   * Token ids of `text`, with the tokenizer's special tokens as a string prompt gets them. Throws
+   * SlmkitError 'INVALID_INPUT' when `text` is not a string.
+   */
   encode(text: string): Promise<number[]>;
 
-  /** Text of token ids (special tokens left out). */
+  /**
+   * Text of token ids (special tokens left out); `[]` gives `''`. Throws SlmkitError
+   * 'INVALID_INPUT' when `ids` is not an array of token ids (integers in [0, vocabSize)).
+   */
   decode(ids: readonly number[]): Promise<string>;
 
   /** How many tokens `prompt` is as `generate` would feed it (messages rendered with the template). */
