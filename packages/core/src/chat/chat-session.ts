@@ -1,24 +1,71 @@
 import { CallQueue } from '../engine/call-queue.js';
 import { queuedStream } from '../engine/generation-stream.js';
-import { defaultMaxNewTokens } from '../engine/resolve-options.js';
+import { resolveGenerateOptions } from '../engine/resolve-options.js';
 import { decodeSnapshot, encodeSnapshot } from '../engine/snapshot.js';
 import type { Chat, ChatOptions, ChatTurnOptions, ContextPolicy } from '../spec/chat.js';
-import { SlmkitError } from '../spec/errors.js';
+import { isSlmkitError, SlmkitError, showValue } from '../spec/errors.js';
 import type { GenerationResult, GenerationStream } from '../spec/generation.js';
 import type { LanguageModel } from '../spec/language-model.js';
 import type { ChatMessage } from '../spec/messages.js';
 import type { Sequence } from '../spec/sequence.js';
-import { fitConversation } from './context-policy.js';
+import { checkContextPolicy, fitConversation } from './context-policy.js';
+
+const isMessage = (m: unknown): m is ChatMessage =>
+  typeof m === 'object' &&
+  m !== null &&
+  typeof (m as ChatMessage).role === 'string' &&
+  typeof (m as ChatMessage).content === 'string';
 
 function checkMessage(message: unknown, where: string): ChatMessage {
-  const m = message as ChatMessage;
-  if (typeof m !== 'object' || m === null || typeof m.role !== 'string' || typeof m.content !== 'string') {
+  if (!isMessage(message)) {
     throw new SlmkitError(
       'INVALID_INPUT',
       `${where} must be a string or a { role, content } message with string fields.`,
     );
   }
-  return { ...m };
+  return { ...message };
+}
+
+const isObject = (value: unknown): value is object =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * `options` of a new chat with their defaults applied, after checking them: SlmkitError
+ * 'INVALID_OPTION' when `options` is not an object, `messages` not an array, `system` not a string,
+ * `contextPolicy` not one, or `defaults` break the rules of generation options (the model's own
+ * option checker), so a bad option fails when the chat is made, not at some later turn;
+ * 'INVALID_INPUT' for an invalid message.
+ */
+function checkChatOptions(options: unknown, model: LanguageModel) {
+  if (!isObject(options)) {
+    throw new SlmkitError(
+      'INVALID_OPTION',
+      `Chat options must be an object (or left out); got ${showValue(options)}.`,
+    );
+  }
+  const { messages = [], system, contextPolicy = 'error', defaults } = options as ChatOptions;
+  if (!Array.isArray(messages)) {
+    throw new SlmkitError(
+      'INVALID_OPTION',
+      `options.messages must be an array of { role, content } messages (or left out); got ${showValue(messages)}.`,
+    );
+  }
+  const initial = messages.map((m, i) => checkMessage(m, `options.messages[${i}]`));
+  if (system !== undefined && typeof system !== 'string') {
+    throw new SlmkitError('INVALID_OPTION', `options.system must be a string; got ${showValue(system)}.`);
+  }
+  checkContextPolicy(contextPolicy);
+  if (defaults !== undefined) {
+    try {
+      resolveGenerateOptions(defaults, model.config);
+    } catch (error) {
+      if (!isSlmkitError(error, 'INVALID_OPTION')) throw error;
+      throw new SlmkitError('INVALID_OPTION', `The chat's defaults are invalid: ${error.message}`, {
+        cause: error,
+      });
+    }
+  }
+  return { messages: initial, system, contextPolicy, defaults };
 }
 
 /**
@@ -35,21 +82,18 @@ export class ChatSession implements Chat {
 
   /**
    * A chat on `sequence`, a sequence of `model` that the chat owns from now on (`dispose()` frees it).
-   * Throws SlmkitError 'INVALID_OPTION' or 'INVALID_INPUT' for invalid options or messages.
+   * Throws SlmkitError 'INVALID_OPTION' for invalid options and 'INVALID_INPUT' for invalid messages
+   * (see checkChatOptions).
    */
   constructor(
     private readonly model: LanguageModel,
     private readonly sequence: Sequence,
     options: ChatOptions,
   ) {
-    const initial = (options.messages ?? []).map((m, i) => checkMessage(m, `options.messages[${i}]`));
-    if (options.system !== undefined && typeof options.system !== 'string') {
-      throw new SlmkitError('INVALID_OPTION', 'options.system must be a string.');
-    }
-    this.history =
-      options.system === undefined ? initial : [{ role: 'system', content: options.system }, ...initial];
-    this.policy = options.contextPolicy ?? 'error';
-    this.defaults = options.defaults;
+    const { messages, system, contextPolicy, defaults } = checkChatOptions(options, model);
+    this.history = system === undefined ? messages : [{ role: 'system', content: system }, ...messages];
+    this.policy = contextPolicy;
+    this.defaults = defaults;
   }
 
   /** A copy of the conversation so far. */
@@ -72,18 +116,22 @@ export class ChatSession implements Chat {
 
   /**
    * One turn, streamed (see {@link Chat.stream}): it waits for earlier turns, applies the context
-   * policy, then runs on the chat's sequence with `options` over the chat's `defaults`.
+   * policy, then runs on the chat's sequence with `options` over the chat's `defaults`. Invalid
+   * content or options throw here (INVALID_INPUT, INVALID_OPTION), before the turn is queued.
    */
   stream(content: string | ChatMessage, options: ChatTurnOptions = {}): GenerationStream<GenerationResult> {
     this.assertLive();
     const message =
       typeof content === 'string' ? { role: 'user', content } : checkMessage(content, 'content');
+    // `options` is checked alone first: spread into the defaults, one that is not an object would vanish.
+    resolveGenerateOptions(options, this.model.config);
     const turn = { ...this.defaults, ...options };
+    const { maxNewTokens } = resolveGenerateOptions(turn, this.model.config);
     return queuedStream(
       () => this.turns.acquire(),
       async () => {
         this.assertLive();
-        const messages = await this.fit([...this.history, message], turn);
+        const messages = await this.fit([...this.history, message], turn, maxNewTokens);
         const inner = this.model.stream(messages, { ...turn, sequence: this.sequence });
         return {
           chunks: () => inner,
@@ -126,9 +174,12 @@ export class ChatSession implements Chat {
     await this.turns.run(() => this.sequence.dispose());
   }
 
-  /** The messages this turn runs on, after the context policy. */
-  private fit(messages: readonly ChatMessage[], turn: ChatTurnOptions): Promise<readonly ChatMessage[]> {
-    const maxNewTokens = turn.maxNewTokens ?? defaultMaxNewTokens(this.model.config);
+  /** The messages this turn runs on, after the context policy (room is left for `maxNewTokens`). */
+  private fit(
+    messages: readonly ChatMessage[],
+    turn: ChatTurnOptions,
+    maxNewTokens: number,
+  ): Promise<readonly ChatMessage[]> {
     return fitConversation(messages, this.policy, {
       contextLength: this.model.config.contextLength,
       reservedTokens: Math.max(1, maxNewTokens),
@@ -142,16 +193,21 @@ export class ChatSession implements Chat {
   }
 }
 
-/** A chat from `chat.save()` bytes: its messages and its sequence, restored on `model`. */
+/**
+ * A chat from `chat.save()` bytes: its messages and its sequence, restored on `model`. Invalid
+ * `options` throw INVALID_OPTION as `createChat`'s do, before anything is restored.
+ */
 export async function restoreChatSession(
   model: LanguageModel,
   snapshot: Uint8Array,
   options: Omit<ChatOptions, 'system' | 'messages'> = {},
 ): Promise<Chat> {
   const { header, payload } = decodeSnapshot(snapshot, 'chat');
-  if (!Array.isArray(header.messages)) {
-    throw new SlmkitError('INVALID_SNAPSHOT', 'The chat snapshot is corrupt: it has no message list.');
+  const messages = header.messages;
+  if (!Array.isArray(messages) || !messages.every(isMessage)) {
+    throw new SlmkitError('INVALID_SNAPSHOT', 'The chat snapshot is corrupt: it has no valid message list.');
   }
+  checkChatOptions(options, model);
   const sequence = await model.restoreSequence(payload);
-  return new ChatSession(model, sequence, { ...options, messages: header.messages as ChatMessage[] });
+  return new ChatSession(model, sequence, { ...options, messages });
 }

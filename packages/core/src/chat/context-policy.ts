@@ -1,5 +1,5 @@
 import type { ContextPolicy, ContextPolicyInfo } from '../spec/chat.js';
-import { SlmkitError } from '../spec/errors.js';
+import { SlmkitError, showValue } from '../spec/errors.js';
 import type { ChatMessage } from '../spec/messages.js';
 
 /** What fitting a conversation needs: the window, the room the turn reserves, and a token counter. */
@@ -33,7 +33,19 @@ export function splitTurns(messages: readonly ChatMessage[]): {
   return { system: messages.slice(0, start), turns };
 }
 
-/** The messages to run under `policy`: `messages` when they fit, else what the policy keeps (or an error). */
+/** Throws INVALID_OPTION unless `policy` is a {@link ContextPolicy}: 'error', 'drop-oldest' or a function. */
+export function checkContextPolicy(policy: unknown): asserts policy is ContextPolicy {
+  if (policy !== 'error' && policy !== 'drop-oldest' && typeof policy !== 'function') {
+    throw new SlmkitError(
+      'INVALID_OPTION',
+      `contextPolicy must be 'error', 'drop-oldest' or a function (messages, info) => messages; got ${showValue(policy)}.`,
+    );
+  }
+}
+
+/**
+ * The messages to run under `policy` (checked by {@link checkContextPolicy} when the chat was
+ * made): `messages` when they fit, else what the policy keeps (or an error). */
 export async function fitConversation(
   messages: readonly ChatMessage[],
   policy: ContextPolicy,
@@ -55,12 +67,6 @@ export async function fitConversation(
       'Even with only the system messages and the newest turn, the conversation has',
       await request.countTokens([...system, ...turns.flat()]),
       request,
-    );
-  }
-  if (typeof policy !== 'function') {
-    throw new SlmkitError(
-      'INVALID_OPTION',
-      `contextPolicy must be 'error', 'drop-oldest' or a function; got ${String(policy)}.`,
     );
   }
   const info: ContextPolicyInfo = { ...request, promptTokens: tokens };
