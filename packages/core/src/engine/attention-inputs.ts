@@ -1,25 +1,33 @@
 /**
  * attention_mask and position_ids of a left-padded batch, kept up to date with work proportional to
- * the padding rather than the context: the mask lives in one preallocated buffer of ones, and each
- * step only moves the zeros of the padded positions to their new row offsets.
+ * the padding rather than the context: the mask lives in one buffer of ones, and each step only
+ * moves the zeros of the padded positions to their new row offsets. The buffer grows with the
+ * positions used, doubling (so a step costs O(1) amortized), up to the run's most positions: its
+ * memory follows what is generated, not what a huge maxNewTokens or context window would allow.
  */
 export class AttentionInputs {
-  private readonly mask: BigInt64Array;
+  private mask = new BigInt64Array(0);
+  /** The row length the zeros in `mask` are laid out for; -1 while it holds ones only. */
   private maskTotal = -1;
   private readonly positions: BigInt64Array;
 
   constructor(
     /** Left padding of each row. */
     private readonly padding: readonly number[],
-    maxTotalLength: number,
+    /** The most positions a row can reach in this run (prompt plus new tokens, within the window). */
+    private readonly maxTotalLength: number,
   ) {
-    this.mask = new BigInt64Array(padding.length * maxTotalLength).fill(1n);
     this.positions = new BigInt64Array(padding.length);
   }
 
   /** The [batch, total] mask for a sequence of `total` positions. */
   maskFor(total: number): BigInt64Array {
     const rows = this.padding.length;
+    if (rows * total > this.mask.length) {
+      const doubled = Math.min(2 * (this.mask.length / rows), this.maxTotalLength);
+      this.mask = new BigInt64Array(rows * Math.max(total, doubled)).fill(1n);
+      this.maskTotal = -1;
+    }
     if (this.maskTotal !== -1) {
       for (let b = 0; b < rows; b++)
         this.mask.fill(1n, b * this.maskTotal, b * this.maskTotal + this.padding[b]);

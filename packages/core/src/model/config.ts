@@ -47,6 +47,13 @@ const isPositiveInteger = (value: unknown): value is number =>
   typeof value === 'number' && Number.isInteger(value) && value > 0;
 
 /**
+ * The largest context window a model may declare: 2^31 - 1 positions. Sequence lengths are int32 in
+ * ONNX Runtime's attention operators (GroupQueryAttention's seqlens_k and total_sequence_length)
+ * and in sequence snapshots; a window past that could not be filled, only mis-sized.
+ */
+const MAX_CONTEXT_LENGTH = 2 ** 31 - 1;
+
+/**
  * Builds a {@link ModelConfig} from config.json (required) and generation_config.json (optional),
  * checking every field it uses: sizes are positive integers, token ids are integers in
  * [0, vocab_size). Throws MODEL_FILE_INVALID naming the file and field. The generation defaults
@@ -81,6 +88,17 @@ export function parseModelConfig(
       'config.json',
       `has ${key}: ${showValue(value)}, but it must be a positive integer. Correct it, or remove it to use the default.`,
     );
+  };
+  /** The context window of `key`, if given: a positive integer up to {@link MAX_CONTEXT_LENGTH}. */
+  const contextSize = (key: string): number | undefined => {
+    const size = optionalSize(key);
+    if (size !== undefined && size > MAX_CONTEXT_LENGTH) {
+      invalid(
+        'config.json',
+        `has ${key}: ${showValue(size)}, but a context window can be at most ${MAX_CONTEXT_LENGTH} positions (2^31 - 1: sequence lengths are int32 in ONNX Runtime's attention). Set it to the model's real window.`,
+      );
+    }
+    return size;
   };
   const numHeads = required('num_attention_heads', 'n_head');
   const hidden = required('hidden_size', 'n_embd');
@@ -124,7 +142,7 @@ export function parseModelConfig(
     numLayers: required('num_hidden_layers', 'n_layer'),
     numKeyValueHeads: optionalSize('num_key_value_heads') ?? numHeads,
     headDim,
-    contextLength: optionalSize('max_position_embeddings') ?? optionalSize('n_positions') ?? 2048,
+    contextLength: contextSize('max_position_embeddings') ?? contextSize('n_positions') ?? 2048,
     bosTokenId: (genBos.length > 0 ? genBos : bos)[0],
     eosTokenIds: [...eos],
     padTokenId: (genPad.length > 0 ? genPad : pad)[0],
