@@ -92,32 +92,88 @@ describe('sampler', () => {
     });
   }
 
-  it('top-p over a flat 32k vocabulary grows its candidate list until it holds the mass', () => {
-    const logits = randomLogits(32000, 3, 0.5);
-    const params = { temperature: 1, topK: 0, topP: 0.5, minP: 0 };
+  /** 4 standard deviations of the frequency of an event of probability `p` over `draws` independent draws. */
+  const fourSigma = (p: number, draws: number) => 4 * Math.sqrt((p * (1 - p)) / draws);
+
+  it('top-p keeps exactly the smallest set of most likely tokens that holds topP of the mass', () => {
+    // Probabilities 0.06, 0.25, 0.04, 0.4, 0.1, 0.15 (ids 0-5). By rank: 0.4 (id 3), 0.25 (id 1),
+    // 0.15 (id 5): 0.8 >= 0.75 with three, 0.65 < 0.75 with two. Renormalised: 0.5, 0.3125, 0.1875.
+    const logits = Float32Array.from([0.06, 0.25, 0.04, 0.4, 0.1, 0.15], Math.log);
+    const expected = new Map([
+      [3, 0.5],
+      [1, 0.3125],
+      [5, 0.1875],
+    ]);
+    const draws = 100_000;
+    const counts = sampleMany(logits, { temperature: 1, topK: 0, topP: 0.75, minP: 0 }, draws, 11);
+    expect([...counts.keys()].sort(), 'only the nucleus is drawn').toEqual([1, 3, 5]);
+    for (const [id, p] of expected) {
+      // Seeded, so deterministic.
+      expect(Math.abs(counts.get(id)! / draws - p), `token ${id}`).toBeLessThan(fourSigma(p, draws));
+    }
+  });
+
+  it('top-p alone grows its candidate list (64, then 256, then the whole row) until it holds the mass', () => {
+    // 600 tokens whose probabilities fall by a factor e^-0.004 per rank, ranks shuffled over the ids:
+    // a nucleus of 0.9 needs 427 of them, more than the first two candidate lists hold.
+    const vocab = 600;
+    const rng = createRng(5);
+    const byRank = Array.from({ length: vocab }, (_, i) => i);
+    for (let i = vocab - 1; i > 0; i--) {
+      const j = Math.floor(rng() * (i + 1));
+      [byRank[i], byRank[j]] = [byRank[j], byRank[i]];
+    }
+    const logits = new Float32Array(vocab);
+    byRank.forEach((id, rank) => {
+      logits[id] = -0.004 * rank;
+    });
+    const params = { temperature: 1, topK: 0, topP: 0.9, minP: 0 };
     const expected = expectedDistribution(logits, params);
-    // The list starts at 64 and grows 4x at a time: this nucleus needs every step up to 16384.
-    expect(expected.size).toBeGreaterThan(4096);
-    // Each draw here costs milliseconds (the whole 32k row, every time), so few draws, counted per band
-    // of ranks each growth step adds: a list that stopped growing leaves the later bands empty.
-    const draws = 24;
+    expect(expected.size).toBe(427);
+    expect([...expected.keys()]).toEqual(byRank.slice(0, 427));
+    const draws = 6000;
     const counts = sampleMany(logits, params, draws, 9);
-    const rank = new Map(Array.from(expected.keys(), (id, i) => [id, i]));
-    for (const id of counts.keys()) expect(rank.has(id), `token ${id} is outside the nucleus`).toBe(true);
+    const rank = new Map(byRank.map((id, i) => [id, i]));
+    for (const id of counts.keys())
+      expect(expected.has(id), `rank ${rank.get(id)} is outside the nucleus`).toBe(true);
+    // Per band of ranks each candidate list adds: a list that stopped growing leaves the later bands
+    // empty, one that cut the nucleus wrong moves mass between them.
     const probs = Array.from(expected.values());
-    const edges = [0, 64, 256, 1024, 4096, expected.size];
+    const edges = [0, 64, 256, expected.size];
     for (let band = 0; band + 1 < edges.length; band++) {
       const [from, to] = [edges[band], edges[band + 1]];
       const p = probs.slice(from, to).reduce((a, b) => a + b, 0);
       let drawn = 0;
       for (const [id, n] of counts) if (rank.get(id)! >= from && rank.get(id)! < to) drawn += n;
-      // Seeded, so deterministic; 5 standard deviations, plus one draw of slack at this small count.
-      const tolerance = 5 * Math.sqrt((p * (1 - p)) / draws) + 1 / draws;
       expect(
         Math.abs(drawn / draws - p),
         `ranks ${from}-${to}: ${drawn} of ${draws} draws, expected ${p.toFixed(3)}`,
-      ).toBeLessThan(tolerance);
+      ).toBeLessThan(fourSigma(p, draws));
     }
+  });
+
+  it('top-p over a flat 32k vocabulary grows its candidate list up to 16384 and beyond', () => {
+    const logits = randomLogits(32000, 3, 0.5);
+    const params = { temperature: 1, topK: 0, topP: 0.5, minP: 0 };
+    const expected = expectedDistribution(logits, params);
+    // The list starts at 64 and grows 4x at a time: this nucleus needs every step up to 16384.
+    expect(expected.size).toBeGreaterThan(4096);
+    // Each draw here costs milliseconds (the whole 32k row, every time), so few draws: enough to see
+    // that the ranks only the last lists hold are drawn as often as they should be (a list that
+    // stopped growing at 4096 or earlier never draws them).
+    const draws = 24;
+    const counts = sampleMany(logits, params, draws, 9);
+    const rank = new Map(Array.from(expected.keys(), (id, i) => [id, i]));
+    for (const id of counts.keys()) expect(rank.has(id), `token ${id} is outside the nucleus`).toBe(true);
+    const p = Array.from(expected.values())
+      .slice(4096)
+      .reduce((a, b) => a + b, 0);
+    let drawn = 0;
+    for (const [id, n] of counts) if (rank.get(id)! >= 4096) drawn += n;
+    expect(
+      Math.abs(drawn / draws - p),
+      `ranks from 4096: ${drawn} of ${draws} draws, expected ${p.toFixed(3)}`,
+    ).toBeLessThan(fourSigma(p, draws));
   });
 
   it('never picks NaN, and refuses to sample when no logit is finite', () => {
