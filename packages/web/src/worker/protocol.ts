@@ -94,10 +94,21 @@ export interface LoadedInfo {
 /** What a `cachePrefix` request resolves with; release it with `releasePrefix` and the request's id. */
 export type PrefixInfo = Pick<CachedPrefix, 'tokenCount' | 'source'>;
 
-/** The token ids a worker sequence holds, reported with the reply of every request that used it. */
+/**
+ * The token ids a worker sequence holds, reported with the reply of every request that used it. The
+ * worker posts the sequence's own array (posting copies it); the page keeps the copy it received.
+ */
 export interface SequenceState {
   id: number;
-  tokenIds: number[];
+  tokenIds: readonly number[];
+}
+
+/** The SlmkitError 'DISPOSED' of a disposed sequence, the same on the page and in the worker. */
+export function sequenceDisposedError(): SlmkitError {
+  return new SlmkitError(
+    'DISPOSED',
+    'This sequence was disposed; create a new one with model.createSequence().',
+  );
 }
 
 /** A message from the worker. */

@@ -11,6 +11,7 @@ import {
   type Reply,
   type Request,
   type SequenceState,
+  sequenceDisposedError,
 } from './protocol.js';
 
 /** The worker global scope slmkit talks through (`self` in a dedicated worker). */
@@ -77,12 +78,7 @@ export function serveModelWorker(scope: WorkerScope = globalThis as unknown as W
   const requireSequence = (id: number): Sequence => {
     requireModel();
     const sequence = sequences.get(id);
-    if (!sequence) {
-      throw new SlmkitError(
-        'DISPOSED',
-        'This sequence was disposed; create a new one with model.createSequence().',
-      );
-    }
+    if (!sequence) throw sequenceDisposedError();
     return sequence;
   };
 
@@ -90,7 +86,7 @@ export function serveModelWorker(scope: WorkerScope = globalThis as unknown as W
     const states: SequenceState[] = [];
     for (const id of sequencesOf(request)) {
       const sequence = sequences.get(id);
-      if (sequence && !sequence.disposed) states.push({ id, tokenIds: [...sequence.tokenIds] });
+      if (sequence && !sequence.disposed) states.push({ id, tokenIds: sequence.tokenIds });
     }
     return states.length > 0 ? states : undefined;
   };

@@ -1,5 +1,6 @@
-import { type Sequence, SlmkitError } from '@slmkit/core';
+import type { Sequence } from '@slmkit/core';
 import type { Connection } from './connection.js';
+import { sequenceDisposedError } from './protocol.js';
 
 /** What a {@link WorkerSequence} needs from its model. */
 export interface SequenceHost {
@@ -41,9 +42,9 @@ export class WorkerSequence implements Sequence {
     return this.host === host;
   }
 
-  /** The tokens the worker's sequence now holds. */
+  /** The tokens the worker's sequence now holds: the array of a reply, which this proxy now owns. */
   update(tokenIds: readonly number[]): void {
-    this.tokens = Object.freeze([...tokenIds]);
+    this.tokens = Object.freeze(tokenIds);
   }
 
   async truncate(length: number): Promise<void> {
@@ -86,11 +87,6 @@ export class WorkerSequence implements Sequence {
   /** Throws DISPOSED when the sequence or its model was disposed. */
   assertLive(): void {
     this.host.assertUsable();
-    if (this.isDisposed) {
-      throw new SlmkitError(
-        'DISPOSED',
-        'This sequence was disposed; create a new one with model.createSequence().',
-      );
-    }
+    if (this.isDisposed) throw sequenceDisposedError();
   }
 }
