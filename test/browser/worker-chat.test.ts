@@ -83,6 +83,10 @@ async function reference(modelDir: string) {
     const turns: Turn[] = [];
     for (const content of TURNS) turns.push(turnOf(await chat.send(content, GREEDY)));
     const full = (await model.generate({ inputIds: FULL }, GREEDY)).tokenIds;
+    const nullPrefixOptions = await model.cachePrefix({ inputIds: PREFIX }, null as never).then(
+      () => ({ code: 'none', message: 'did not throw' }),
+      (e) => ({ code: e.code, message: e.message }),
+    );
     const prompt = (await model.generate({ inputIds: PROMPTS[0] }, GREEDY)).tokenIds;
 
     const sequence = model.createSequence();
@@ -107,6 +111,7 @@ async function reference(modelDir: string) {
       turns,
       messages: chat.messages,
       full,
+      nullPrefixOptions,
       prompt,
       sequence: { first, afterFirst, second, afterSecond, afterTruncate, onFork, forkTokens, onRestored },
     };
@@ -216,6 +221,7 @@ describe.skipIf(!hasChromium)('WorkerLanguageModel: chats, sequences and prefixe
         async ({ prefix, full, options }) => {
           const g = globalThis as unknown as PageGlobals;
           const { worker, model } = await g.openWorkerModel();
+          const nullOptions = await g.caught(() => model.cachePrefix({ inputIds: prefix }, null as never));
           const uncached = await model.generate({ inputIds: full }, options);
           const first = await model.cachePrefix({ inputIds: prefix }, { persist: true });
           const again = await model.cachePrefix({ inputIds: prefix }, { persist: true });
@@ -223,6 +229,7 @@ describe.skipIf(!hasChromium)('WorkerLanguageModel: chats, sequences and prefixe
           await model.dispose();
           worker.terminate();
           return {
+            nullOptions,
             uncached: { tokenIds: uncached.tokenIds, cachedPromptTokens: uncached.usage.cachedPromptTokens },
             first: { tokenCount: first.tokenCount, source: first.source },
             again: again.source,
@@ -231,6 +238,8 @@ describe.skipIf(!hasChromium)('WorkerLanguageModel: chats, sequences and prefixe
         },
         { prefix: PREFIX, full: FULL, options: GREEDY },
       );
+      // null options are refused as the in-process model refuses them, not with a TypeError.
+      expect(before.nullOptions).toEqual({ slmkit: true, ...suite.reference.nullPrefixOptions });
       expect(before.uncached).toEqual({ tokenIds: suite.reference.full, cachedPromptTokens: 0 });
       expect(before.first).toEqual({ tokenCount: PREFIX.length, source: 'computed' });
       expect(before.again).toBe('memory');

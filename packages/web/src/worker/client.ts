@@ -231,6 +231,10 @@ export class WorkerLanguageModel implements LanguageModel {
    */
   async cachePrefix(prompt: Prompt, options: CachePrefixOptions = {}): Promise<CachedPrefix> {
     this.assertUsable();
+    // As the in-process model checks them (`= {}` does not cover null).
+    if (typeof options !== 'object' || options === null) {
+      throw new SlmkitError('INVALID_OPTION', 'cachePrefix options must be an object (or left out).');
+    }
     const { signal, ...posted } = options;
     const connection = this.connection;
     // Settled by the worker after an abort: a prefix it finished anyway is returned, not leaked.
