@@ -305,14 +305,23 @@ describe.skipIf(!hasChromium)('WorkerLanguageModel: chats, sequences and prefixe
         const framed = new Uint8Array(good.length + 16);
         framed.set(good, 8);
         const restored = await model.restoreSequence(framed.subarray(8, 8 + good.length));
+        // A whole buffer is posted as it is: it must be copied to the worker, not moved there.
+        const whole = good.slice();
+        const restoredWhole = await model.restoreSequence(whole);
         const restoredChat = await model.restoreChat(chatBytes);
         return {
           errors,
           generated: generated.tokenIds,
           saved: [...sequence.tokenIds],
           restored: [...restored.tokenIds],
+          restoredWhole: [...restoredWhole.tokenIds],
           restoredChat: restoredChat.messages.length,
-          goodStillThere: good.byteLength,
+          savedLength: good.length,
+          callerBytes: {
+            whole: whole.byteLength,
+            framed: framed.byteLength,
+            unchanged: whole.every((byte, i) => byte === good[i]),
+          },
         };
       },
       { prompt: PROMPTS[0], options: GREEDY },
@@ -329,9 +338,14 @@ describe.skipIf(!hasChromium)('WorkerLanguageModel: chats, sequences and prefixe
     expect(run.generated).toEqual(suite.reference.prompt);
     expect(run.restored).toEqual(run.saved);
     expect(run.restored.length).toBe(PROMPTS[0].length + suite.reference.prompt.length - 1);
+    expect(run.restoredWhole).toEqual(run.saved);
     expect(run.restoredChat).toBe(3);
-    // The caller's bytes were copied to the worker, not moved.
-    expect(run.goodStillThere).toBeGreaterThan(0);
+    // The caller's bytes were copied to the worker, not moved (a moved buffer is detached: length 0).
+    expect(run.callerBytes).toEqual({
+      whole: run.savedLength,
+      framed: run.savedLength + 16,
+      unchanged: true,
+    });
   });
 
   it(
