@@ -4,7 +4,9 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
 const exec = promisify(execFile);
-const tsx = (script: string) => exec('npx', ['tsx', script], { encoding: 'utf8', timeout: 120_000 });
+// One process with tsx's loader: `npx tsx` starts npm, then the tsx CLI, which starts node again.
+const tsx = (script: string) =>
+  exec(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 120_000 });
 
 describe('examples', () => {
   it('node-demo streams a chat reply with a usage line', async () => {
