@@ -51,6 +51,11 @@ beforeAll(async () => {
     const first = await model.generate(PROMPT, GREEDY);
     const continued = [...(await model.encode(PROMPT)), ...first.tokenIds];
     expected.continued = (await model.generate({ inputIds: continued }, GREEDY)).tokenIds;
+    // Cut back into the generated tokens, then a different continuation (cut) and a fork's (forked).
+    const kept = [...(await model.encode(PROMPT)), ...first.tokenIds.slice(0, 3)];
+    expected.cut = (await model.generate({ inputIds: [...kept, 42, 43] }, GREEDY)).tokenIds;
+    expected.forked = (await model.generate({ inputIds: [...kept, 7] }, GREEDY)).tokenIds;
+    expected.copied = (await model.generate({ inputIds: [...kept.slice(0, -1), 9, 10] }, GREEDY)).tokenIds;
   } finally {
     await model.dispose();
   }
@@ -117,6 +122,41 @@ describe.each(Object.entries(BACKENDS))('engine conformance: %s', (_name, load) 
       expect(c.tokenIds).toEqual(expected[PROMPT]);
     } finally {
       for (const s of [base, ...forks]) await s.dispose();
+    }
+  });
+
+  it('after truncate, fork and a prefix copied out of the prefix cache, greedy tokens equal a fresh model', async () => {
+    const sequence = model.createSequence();
+    const forks: Sequence[] = [];
+    try {
+      const first = await model.generate(PROMPT, { ...GREEDY, sequence });
+      const kept = [...(await model.encode(PROMPT)), ...first.tokenIds.slice(0, 3)];
+      // Into the generated part, where the cache holds what the session computed (resident values).
+      await sequence.truncate(kept.length);
+      expect(sequence.tokenIds).toEqual(kept);
+      forks.push(await sequence.fork());
+      const cut = await model.generate({ inputIds: [...kept, 42, 43] }, { ...GREEDY, sequence });
+      expect(cut.usage.cachedPromptTokens).toBe(kept.length);
+      expect(cut.tokenIds).toEqual(expected.cut);
+      const forked = await model.generate({ inputIds: [...kept, 7] }, { ...GREEDY, sequence: forks[0] });
+      expect(forked.usage.cachedPromptTokens).toBe(kept.length);
+      expect(forked.tokenIds).toEqual(expected.forked);
+      // A fork of a fork that ran, cut back again.
+      forks.push(await forks[0].fork());
+      await forks[1].truncate(kept.length - 1);
+      const again = await model.generate(
+        { inputIds: [...kept.slice(0, -1), 9, 10] },
+        { ...GREEDY, sequence: forks[1] },
+      );
+      expect(again.tokenIds).toEqual(expected.copied);
+
+      // The prefix cache's entry for this prompt goes on differently: the shared part is copied.
+      await model.generate({ inputIds: kept }, GREEDY);
+      const copied = await model.generate({ inputIds: [...kept.slice(0, -1), 9, 10] }, GREEDY);
+      expect(copied.usage.cachedPromptTokens).toBe(kept.length - 1);
+      expect(copied.tokenIds).toEqual(expected.copied);
+    } finally {
+      for (const s of [sequence, ...forks]) await s.dispose();
     }
   });
 

@@ -13,6 +13,7 @@ export {
 } from './engine/load-model.js';
 export { checkSequenceOption, isMessageList, type OwnedSequence } from './engine/prompts.js';
 export { type ResolvedGenerateOptions, resolveGenerateOptions } from './engine/resolve-options.js';
+export { slicedDims } from './engine/slice-axis.js';
 export { snapshotChecksum } from './engine/snapshot.js';
 // The types of `@slmkit/core` that the signatures here use, so this entry can name them all.
 export type {

@@ -231,7 +231,7 @@ export class GenerationRun {
         cause,
       });
     }
-    cache.update(outputs, total);
+    cache.update(outputs, total, session);
     return outputs;
   }
 

@@ -6,8 +6,9 @@ export const DEFAULT_PREFIX_CACHE_BYTES = 256 * 1024 * 1024;
 
 /**
  * Shortest shared prefix worth copying out of an entry that goes on differently: a copy costs a
- * read of the cache where the session keeps it, while a few more prompt tokens cost almost nothing
- * in a prefill (a shared BOS alone is not worth it).
+ * round trip to where the session keeps the cache (a read too, for a session that cannot slice
+ * there), while a few more prompt tokens cost almost nothing in a prefill (a shared BOS alone is not
+ * worth it).
  */
 export const MIN_COPIED_PREFIX = 4;
 

@@ -112,6 +112,23 @@ export interface InferenceSession {
     feeds: Readonly<Record<string, SessionValue>>,
     options?: RunOptions,
   ): Promise<Record<string, SessionValue>>;
+  /**
+   * Optional: cuts resident tensors back where their data lives (on the session's thread, on the
+   * GPU), all of them in one call. Returns, in the same order, new resident tensors of this session
+   * holding the first `length` entries along `axis` of each of `tensors` (every other dimension
+   * whole); `length` equal to `dims[axis]` copies a tensor whole. The inputs are left as they were
+   * (the caller disposes them); each result is disposed once, like a run's resident output.
+   *
+   * Core calls it on the KV cache (`[batch, heads, sequence, headDim]`, `axis` 2) when a sequence is
+   * truncated or forked and when a shared prefix is copied out of the prefix cache, so no cache data
+   * crosses to core's thread. A session without it works too: core then reads every tensor
+   * (`read()`), slices the copies in its own thread and feeds them as host tensors at the next run,
+   * which moves the whole cache twice.
+   *
+   * Refuses a resident tensor of another session (SlmkitError 'INVALID_INPUT'), a disposed one
+   * ('DISPOSED'), and an `axis` or `length` outside a tensor's dims ('INVALID_INPUT').
+   */
+  sliceResident?(tensors: readonly ResidentTensor[], axis: number, length: number): Promise<ResidentTensor[]>;
   /** Frees the native session and every resident tensor it still holds. Safe to call twice. */
   release(): Promise<void>;
 }

@@ -6,6 +6,7 @@
  */
 
 import { floatToHalf, halfToFloat } from '../engine/float16.js';
+import { sliceAlongAxis, slicedDims } from '../engine/slice-axis.js';
 import {
   type HostTensor,
   type InferenceSession,
@@ -166,10 +167,9 @@ export class ReferenceSession implements InferenceSession {
         for (let i = 0; i < a.length; i++) bits[i] = floatToHalf(a[i]);
         data = bits;
       }
-      if (!resident.has(name)) return hostTensor(c.kvDtype, data, kvDims);
-      const tensor = new ReferenceResident(this, c.kvDtype, kvDims, data, (t) => this.live.delete(t));
-      this.live.add(tensor);
-      return tensor;
+      return resident.has(name)
+        ? this.resident(c.kvDtype, kvDims, data)
+        : hostTensor(c.kvDtype, data, kvDims);
     };
     const result: Record<string, SessionValue> = {};
     for (const name of this.outputNames) {
@@ -182,6 +182,30 @@ export class ReferenceSession implements InferenceSession {
       result[name] = kv(name, out.present[Number(m[1])][m[2] as 'key' | 'value']);
     }
     return result;
+  }
+
+  /** Slices in this thread, into new resident tensors (as a device would, without a read). */
+  async sliceResident(
+    tensors: readonly ResidentTensor[],
+    axis: number,
+    length: number,
+  ): Promise<ResidentTensor[]> {
+    if (!this.model) throw new SlmkitError('DISPOSED', 'reference: session was released');
+    const owned = tensors.map((tensor, i) => {
+      if (tensor instanceof ReferenceResident && tensor.disposed) {
+        throw new SlmkitError('DISPOSED', `reference: tensors[${i}] was disposed and cannot be sliced`);
+      }
+      return this.ownData(`tensors[${i}]`, tensor);
+    });
+    return owned.map(({ type, dims, data }) =>
+      this.resident(type, slicedDims(dims, axis, length), sliceAlongAxis(data, dims, axis, length)),
+    );
+  }
+
+  private resident(type: TensorType, dims: readonly number[], data: TensorData): ReferenceResident {
+    const tensor = new ReferenceResident(this, type, dims, data, (t) => this.live.delete(t));
+    this.live.add(tensor);
+    return tensor;
   }
 
   /** The data of a resident feed, which must be this session's own and not disposed. */
