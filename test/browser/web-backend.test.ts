@@ -112,6 +112,64 @@ describe.skipIf(!hasChromium)('@slmkit/web in Chromium', () => {
     await page.close();
   });
 
+  it('sessionOptions.intraOpNumThreads sets the wasm threads before the first session; another count later, or one contradicting numThreads, is INVALID_OPTION', async () => {
+    const page = await openTestPage(suite.browser, suite.isolated);
+    const run = await page.evaluate(
+      async ({ modelUrl, prompt, maxNewTokens }) => {
+        const web = (globalThis as unknown as { slmkit: SlmkitGlobal }).slmkit;
+        const load = (intraOpNumThreads: number, numThreads?: number) => {
+          const backend = web.createWebBackend({ device: 'wasm', numThreads });
+          return web
+            .createModel(modelUrl, { backend, sessionOptions: { intraOpNumThreads } })
+            .then((model) => ({ model, runtime: backend.runtimeInfo() }));
+        };
+        const refused = (work: Promise<unknown>) =>
+          work.then(
+            () => ({ code: 'none', message: 'did not throw' }),
+            (e) => ({ code: (e as { code?: string }).code, message: (e as Error).message }),
+          );
+        // Not onnxruntime-web's default (half the logical cores, at most 4), so the option shows.
+        const wanted = Math.min(4, Math.ceil(navigator.hardwareConcurrency / 2)) === 2 ? 3 : 2;
+        const first = await load(wanted);
+        const { tokenIds } = await first.model.generate(
+          { inputIds: prompt },
+          { maxNewTokens, temperature: 0 },
+        );
+        // The same count again is fine: it is what the runtime runs with.
+        const again = await load(wanted);
+        await again.model.dispose();
+        const other = await refused(load(1));
+        const contradicting = await refused(load(wanted, 1));
+        await first.model.dispose();
+        return {
+          wanted,
+          runtime: first.runtime,
+          tokenIds,
+          again: again.runtime.numThreads,
+          other,
+          contradicting,
+        };
+      },
+      { modelUrl: `${suite.isolated.url}/models/tiny/`, prompt: PROMPTS[0], maxNewTokens: MAX_NEW_TOKENS },
+    );
+    expect(run.runtime).toEqual({
+      executionProvider: 'wasm',
+      numThreads: run.wanted,
+      crossOriginIsolated: true,
+    });
+    expect(run.tokenIds).toEqual(suite.reference[0]);
+    expect(run.again).toBe(run.wanted);
+    expect(run.other.code).toBe('INVALID_OPTION');
+    expect(run.other.message).toMatch(
+      /already runs with \d thread.*read only when its first session is created/,
+    );
+    expect(run.contradicting.code).toBe('INVALID_OPTION');
+    expect(run.contradicting.message).toMatch(
+      /numThreads \(1\) and sessionOptions\.intraOpNumThreads \(\d\)/,
+    );
+    await page.close();
+  });
+
   it("a second page load is served from the Cache API (no model-file requests); device 'auto' picks wasm without a WebGPU adapter", async () => {
     const before = suite.plain.requests('/models/').length;
     expect(before).toBeGreaterThan(0);

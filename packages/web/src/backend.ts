@@ -38,9 +38,14 @@ export interface WebBackendOptions {
    */
   device?: WebDevice;
   /**
-   * Threads of the wasm runtime. Default: onnxruntime-web's choice (half the logical cores, at most 4,
-   * when the page is cross-origin isolated; otherwise 1). More than 1 needs cross-origin isolation.
-   * Like `wasmPaths`, this is global to onnxruntime-web and only read when its first session is created.
+   * Threads of the wasm runtime (`env.wasm.numThreads`); `sessionOptions.intraOpNumThreads` sets the
+   * same, and giving both with different counts is SlmkitError 'INVALID_OPTION'. Default:
+   * onnxruntime-web's choice (half the logical cores, at most 4, when the page is cross-origin
+   * isolated; otherwise 1). More than 1 needs cross-origin isolation.
+   *
+   * The runtime is global to the onnxruntime-web module in the page or worker and reads this only when
+   * its first session is created: a later session asking for another count fails with
+   * 'INVALID_OPTION' (load that model in a new Worker instead).
    */
   numThreads?: number;
   /**
@@ -112,6 +117,12 @@ async function hasWebGpuAdapter(): Promise<boolean> {
 }
 
 /**
+ * The thread count asked for when slmkit first created a session on an onnxruntime-web module
+ * (undefined: its default): the module's wasm runtime starts then and never reads it again.
+ */
+const startedRuntimes = new WeakMap<OrtWebModule, { threads: number | undefined }>();
+
+/**
  * The onnxruntime-web backend: wasm, WebGPU or WebNN, in a page or a Worker.
  *
  * @example
@@ -126,9 +137,18 @@ export function createWebBackend(options: WebBackendOptions = {}): WebBackend {
   // The first session fixes the module (its wasm runtime and WebGPU device are global to it).
   let ort: OrtWebModule | undefined = options.ort;
   let executionProvider: string | undefined;
-  const moduleFor = async (provider: string): Promise<OrtWebModule> => {
+  const moduleFor = async (provider: string, threads: number | undefined): Promise<OrtWebModule> => {
     ort ??= await (provider === 'wasm' || provider === 'cpu' ? importWasmBuild() : importFullBuild());
-    if (options.numThreads !== undefined) ort.env.wasm.numThreads = options.numThreads;
+    const started = startedRuntimes.get(ort);
+    if (!started) {
+      if (threads !== undefined) ort.env.wasm.numThreads = threads;
+      startedRuntimes.set(ort, { threads });
+    } else if (threads !== undefined && threads !== started.threads && threads !== ort.env.wasm.numThreads) {
+      throw new SlmkitError(
+        'INVALID_OPTION',
+        `onnxruntime-web's wasm runtime already runs with ${ort.env.wasm.numThreads} thread(s): its thread count (numThreads, sessionOptions.intraOpNumThreads: ${threads}) is read only when its first session is created. Load this model in a new Worker to run it with another count.`,
+      );
+    }
     if (options.wasmPaths !== undefined) ort.env.wasm.wasmPaths = options.wasmPaths;
     return ort;
   };
@@ -137,11 +157,11 @@ export function createWebBackend(options: WebBackendOptions = {}): WebBackend {
   // without navigator.ml) and runs on the next one, telling only the console. So each session is given
   // one provider: the one it was created with is the one it runs on.
   const create = async (
+    runtime: OrtWebModule,
     model: ModelFile,
     session: SessionOptions,
     provider: string,
   ): Promise<InferenceSession> => {
-    const runtime = await moduleFor(provider);
     const source = model.data ?? model.path;
     if (source === undefined) {
       throw new SlmkitError('MODEL_FILE_MISSING', `${model.name} has neither data nor a URL to load.`);
@@ -179,10 +199,19 @@ export function createWebBackend(options: WebBackendOptions = {}): WebBackend {
   return {
     name: 'onnxruntime-web',
     async createSession(model, session) {
+      const threads = session.intraOpNumThreads ?? options.numThreads;
+      if (options.numThreads !== undefined && threads !== options.numThreads) {
+        throw new SlmkitError(
+          'INVALID_OPTION',
+          `numThreads (${options.numThreads}) and sessionOptions.intraOpNumThreads (${threads}) both set the threads of onnxruntime-web's wasm runtime: give one of them.`,
+        );
+      }
       const providers = await providersFor(session);
+      // Before any provider is tried: a thread count that cannot apply is an error, not a fallback.
+      const runtime = await moduleFor(providers[0], threads);
       for (let i = 0; ; i++) {
         try {
-          return await create(model, session, providers[i]);
+          return await create(runtime, model, session, providers[i]);
         } catch (error) {
           if (i === providers.length - 1) throw error;
           warn(
