@@ -3,14 +3,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import {
   type HostTensor,
   type InferenceSession,
   isResident,
+  type ResidentTensor,
   type SessionValue,
   type TensorData,
 } from '@slmkit/core/backend';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 // The backend directly (not @slmkit/node's index): these tests drive sessions, not the engine.
 import { createNodeBackend } from '../../packages/node/src/backend.js';
 import { ensureModel } from '../fixtures/models.js';
@@ -62,6 +64,42 @@ function stepFeeds(
 function hostData(value: SessionValue): TensorData {
   if (isResident(value)) throw new Error('expected a host tensor, got a resident one');
   return value.data;
+}
+
+/** The resident outputs of `outputs` named in `names`, in that order. */
+function residents(outputs: Record<string, SessionValue>, names: readonly string[]): ResidentTensor[] {
+  return names.map((name) => {
+    const value = outputs[name];
+    if (!isResident(value)) throw new Error(`${name} is not resident`);
+    return value;
+  });
+}
+
+/** The first `length` positions of a [1, heads, n, headDim] array, sliced here. */
+function firstPositions(data: TensorData, dims: readonly number[], length: number): Float32Array {
+  const [, heads, n, headDim] = dims;
+  const out = new Float32Array(heads * length * headDim);
+  for (let h = 0; h < heads; h++) {
+    out.set(
+      (data as Float32Array).subarray(h * n * headDim, (h * n + length) * headDim),
+      h * length * headDim,
+    );
+  }
+  return out;
+}
+
+/**
+ * Bytes structured clone copies for `message`: every typed array's whole buffer (a view's too),
+ * each buffer once.
+ */
+function clonedBytes(message: unknown, seen = new Set<ArrayBufferLike>()): number {
+  if (ArrayBuffer.isView(message)) {
+    if (seen.has(message.buffer)) return 0;
+    seen.add(message.buffer);
+    return message.buffer.byteLength;
+  }
+  if (message === null || typeof message !== 'object') return 0;
+  return Object.values(message).reduce((sum: number, value) => sum + clonedBytes(value, seen), 0);
 }
 
 describe('sessions on a worker thread (the node default)', () => {
@@ -174,6 +212,44 @@ describe('sessions on a worker thread (the node default)', () => {
     for (const value of Object.values(outputs)) if (isResident(value)) value.dispose();
   });
 
+  it('slices resident outputs on its thread, in one call, into new ones with the values sliced here', async () => {
+    const prompt = [1, 22557, 1526, 28705, 9];
+    const outputs = await threaded.run(prefillFeeds(threaded, prompt), { residentOutputs: present });
+    const full = residents(outputs, present);
+    const whole = await Promise.all(full.map((tensor) => tensor.read()));
+    const sliced = await threaded.sliceResident!(full, 2, 3);
+    // The sources are left as they were: freeing them leaves the slices.
+    for (const value of Object.values(outputs)) if (isResident(value)) value.dispose();
+    const past: Record<string, HostTensor> = {};
+    for (const [i, tensor] of sliced.entries()) {
+      const [, heads, , headDim] = full[i].dims;
+      expect(tensor.dims).toEqual([1, heads, 3, headDim]);
+      const expected = firstPositions(whole[i], full[i].dims, 3);
+      expect(await tensor.read()).toEqual(expected);
+      past[present[i]] = { type: 'float32', dims: tensor.dims, data: expected };
+    }
+    // Fed back, they give what the same values fed as host tensors give, bit for bit.
+    const next = await threaded.run(
+      stepFeeds(Object.fromEntries(present.map((n, i) => [n, sliced[i]])), 7, 3),
+    );
+    const nextExpected = await inProcess.run(stepFeeds(past, 7, 3));
+    expect(hostData(next.logits)).toEqual(hostData(nextExpected.logits));
+    // A whole copy (length = dims[axis]) is independent of its source.
+    const copies = await threaded.sliceResident!(sliced, 2, 3);
+    for (const tensor of sliced) tensor.dispose();
+    expect(await copies[0].read()).toEqual(firstPositions(whole[0], full[0].dims, 3));
+
+    await expect(threaded.sliceResident!(copies, 2, 4)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(threaded.sliceResident!(copies, 4, 1)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(threaded.sliceResident!(sliced, 2, 1)).rejects.toMatchObject({ code: 'DISPOSED' });
+    const foreign = await inProcess.run(prefillFeeds(inProcess, [1, 5]), { residentOutputs: present });
+    await expect(threaded.sliceResident!(residents(foreign, present), 2, 1)).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringContaining('resident tensor of another session'),
+    });
+    for (const value of [...Object.values(foreign), ...copies]) if (isResident(value)) value.dispose();
+  });
+
   it("refuses another session's resident tensor, and its own under a name that is no input", async () => {
     const other = await createNodeBackend().createSession(file(), {});
     try {
@@ -256,6 +332,91 @@ describe('sessions on a worker thread (the node default)', () => {
       await threadedModel.dispose();
       await inProcessModel.dispose();
     }
+  });
+
+  it('truncating, forking and copying a prefix move no KV data between the threads', async () => {
+    const { createModel } = await import('@slmkit/node');
+    const model = await createModel(folder);
+    const sequence = model.createSequence();
+    const messages: { op: string; bytes: number; feeds: string[] }[] = [];
+    let received = 0;
+    const post = Worker.prototype.postMessage;
+    vi.spyOn(Worker.prototype, 'postMessage').mockImplementation(function (
+      this: Worker,
+      ...args: Parameters<Worker['postMessage']>
+    ) {
+      const message = args[0] as { op: string; feeds?: Record<string, unknown> };
+      messages.push({ op: message.op, bytes: clonedBytes(message), feeds: Object.keys(message.feeds ?? {}) });
+      return post.apply(this, args);
+    });
+    const emit = Worker.prototype.emit;
+    vi.spyOn(Worker.prototype, 'emit').mockImplementation(function (this: Worker, event, ...rest) {
+      if (event === 'message') received += clonedBytes(rest[0]);
+      return emit.call(this, event, ...rest);
+    });
+    try {
+      const ids = Array.from({ length: 600 }, (_, i) => 3 + ((i * 7919) % 31990));
+      await model.generate({ inputIds: ids }, { maxNewTokens: 4, temperature: 0, sequence });
+      // The cache holds 603 positions of 512 bytes (2 layers x key and value x 2 heads x 16 x 4), 309 KB.
+      const counted = async (work: () => Promise<unknown>) => {
+        messages.length = 0;
+        received = 0;
+        await work();
+        // Freed handles may go alone, a macrotask after they were freed: numbers, no data.
+        const calls = messages.filter((m) => m.op !== 'free');
+        return { ops: calls.map((m) => m.op), posted: calls.reduce((a, m) => a + m.bytes, 0), received };
+      };
+      expect(await counted(() => sequence.truncate(590))).toEqual({
+        ops: ['slice'],
+        posted: 16,
+        received: 16,
+      });
+      const fork = await sequence.fork();
+      // The next run of each feeds the cache from the thread: no past_key_values go as data.
+      const next = await counted(() =>
+        model.generate({ inputIds: [...ids.slice(0, 590), 5, 6] }, { maxNewTokens: 1, sequence: fork }),
+      );
+      expect(next.ops).toEqual(['run']);
+      expect(
+        messages.find((m) => m.op === 'run')?.feeds.filter((name) => name.startsWith('past_key_values')),
+      ).toEqual([]);
+      expect(next.posted).toBeLessThan(8 * 1024);
+      // A prefix shared with the prefix cache's entry is copied on the thread too.
+      await model.generate({ inputIds: ids.slice(0, 300) }, { maxNewTokens: 2 });
+      const copy = await counted(() =>
+        model.generate({ inputIds: [...ids.slice(0, 290), 7, 8] }, { maxNewTokens: 1 }),
+      );
+      expect(copy.ops).toEqual(['slice', 'run']);
+      expect(copy.posted).toBeLessThan(8 * 1024);
+      await fork.dispose();
+    } finally {
+      vi.restoreAllMocks();
+      await sequence.dispose();
+      await model.dispose();
+    }
+  });
+
+  it('posts exact-size copies of feeds that are views of a larger buffer', async () => {
+    const mask = new BigInt64Array(1000).fill(1n);
+    const feeds = prefillFeeds(threaded, [1, 5, 6]);
+    feeds.attention_mask = { type: 'int64', dims: [1, 3], data: mask.subarray(0, 3) };
+    let posted = 0;
+    const post = Worker.prototype.postMessage;
+    vi.spyOn(Worker.prototype, 'postMessage').mockImplementation(function (
+      this: Worker,
+      ...args: Parameters<Worker['postMessage']>
+    ) {
+      posted += clonedBytes(args[0]);
+      return post.apply(this, args);
+    });
+    try {
+      const outputs = await threaded.run(feeds);
+      expect(outputs.logits.dims).toEqual([1, 3, 32000]);
+    } finally {
+      vi.restoreAllMocks();
+    }
+    // ids, mask and positions (3 x 3 x 8 bytes) and the empty pasts: not the mask's 8,000-byte buffer.
+    expect(posted).toBeLessThan(200);
   });
 
   it("keeps the calling thread's event loop running while the model runs (onnxruntime-node runs block their thread)", async () => {

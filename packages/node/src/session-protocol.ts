@@ -37,6 +37,16 @@ export type SessionCall =
       readonly resident: Int32Array;
     }
   | { readonly op: 'read'; readonly handle: number }
+  | {
+      /**
+       * New kept tensors holding the first `length` entries along `axis` of each of `handles`,
+       * answered with their handles (an Int32Array, in the same order): no data crosses.
+       */
+      readonly op: 'slice';
+      readonly handles: Int32Array;
+      readonly axis: number;
+      readonly length: number;
+    }
   | { readonly op: 'release' };
 
 /**

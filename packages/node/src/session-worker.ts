@@ -118,6 +118,20 @@ async function handle(request: SessionCall): Promise<[unknown, ArrayBuffer[]?]> 
       const data = (tensor.data as NumericData).slice();
       return [data, [data.buffer as ArrayBuffer]];
     }
+    case 'slice': {
+      const { axis, length } = request;
+      const sources = Array.from(request.handles, (handle) => {
+        const tensor = residentTensors.get(handle);
+        if (!tensor) throw new Refusal('DISPOSED', 'This resident tensor was disposed and cannot be sliced.');
+        return tensor;
+      });
+      const handles = sources.map((source) => {
+        const handle = nextHandle++;
+        residentTensors.set(handle, sliceTensor(source, axis, length));
+        return handle;
+      });
+      return [Int32Array.from(handles)];
+    }
     case 'release': {
       residentTensors.clear();
       const released = session;
@@ -126,6 +140,27 @@ async function handle(request: SessionCall): Promise<[unknown, ArrayBuffer[]?]> 
       return [undefined];
     }
   }
+}
+
+/**
+ * The first `length` entries along `axis` of `tensor`, in a new tensor. The main thread checked
+ * `axis` and `length` (slicedDims of @slmkit/core/backend, whose sliceAlongAxis this loop is: this
+ * thread does not load @slmkit/core).
+ */
+function sliceTensor(tensor: ort.Tensor, axis: number, length: number): ort.Tensor {
+  const { dims } = tensor;
+  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const rows = dims.slice(0, axis).reduce((a, b) => a * b, 1);
+  const from = dims[axis] * inner;
+  const keep = length * inner;
+  const source = tensor.data as Float32Array;
+  const target = new (source.constructor as Float32ArrayConstructor)(rows * keep);
+  for (let row = 0; row < rows; row++) target.set(source.subarray(row * from, row * from + keep), row * keep);
+  return new ort.Tensor(
+    tensor.type as 'float32',
+    target,
+    dims.map((size, i) => (i === axis ? length : size)),
+  );
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   type ModelFile,
   type ResidentTensor,
   type SessionValue,
+  slicedDims,
   type TensorData,
 } from '@slmkit/core/backend';
 import type { InferenceSession as OrtSession } from 'onnxruntime-common';
@@ -66,8 +67,8 @@ function threadedSession(thread: SessionThread, info: WireSessionInfo): Inferenc
   const outputMetadata = describeOrtValues(info.outputMetadata);
   const inputIndex = new Map(info.inputNames.map((name, index) => [name, index]));
   const outputIndex = new Map(info.outputNames.map((name, index) => [name, index]));
-  /** The thread-side handle of each resident tensor this session returned. */
-  const handles = new WeakMap<ResidentTensor, number>();
+  /** The thread-side handle of each resident tensor this session returned, and its output's name. */
+  const handles = new WeakMap<ResidentTensor, { readonly handle: number; readonly name: string }>();
   const disposed = new WeakSet<ResidentTensor>();
   let released = false;
   // Core passes the same list every step: its indices are looked up once per list, not once per run.
@@ -95,7 +96,7 @@ function threadedSession(thread: SessionThread, info: WireSessionInfo): Inferenc
         thread.free(handle);
       },
     };
-    handles.set(tensor, handle);
+    handles.set(tensor, { handle, name });
     return tensor;
   };
 
@@ -112,10 +113,14 @@ function threadedSession(thread: SessionThread, info: WireSessionInfo): Inferenc
       for (const [name, value] of Object.entries(feeds) as [string, SessionValue][]) {
         if (!isResident(value)) {
           // A copy crosses (core may reuse a feed's buffer); only the caller's fields, not the object.
-          data[name] = { type: value.type, dims: value.dims, data: value.data };
+          // Structured clone copies the whole buffer under a view (core's attention mask is a view
+          // of one buffer sized for the longest the run can get), so a view goes as an exact copy.
+          const d = value.data;
+          const exact = d.byteLength === d.buffer.byteLength ? d : (d.slice() as TensorData);
+          data[name] = { type: value.type, dims: value.dims, data: exact };
           continue;
         }
-        const handle = handles.get(value);
+        const handle = handles.get(value)?.handle;
         const index = inputIndex.get(name);
         if (handle === undefined) {
           throw refuse(
@@ -151,6 +156,33 @@ function threadedSession(thread: SessionThread, info: WireSessionInfo): Inferenc
         );
       }
       return outputs;
+    },
+    async sliceResident(tensors, axis, length) {
+      const sources = tensors.map((tensor, i) => {
+        const own = handles.get(tensor);
+        if (own === undefined) {
+          throw refuse(
+            `tensors[${i}] is a resident tensor of another session; slice this session's own outputs.`,
+          );
+        }
+        if (disposed.has(tensor)) {
+          throw new SlmkitError('DISPOSED', `Output "${own.name}" was disposed and cannot be sliced.`);
+        }
+        return { ...own, dims: slicedDims(tensor.dims, axis, length) };
+      });
+      // One message for all of them; the thread keeps the slices and answers their handles.
+      let sliced: Int32Array;
+      try {
+        sliced = (await thread.request({
+          op: 'slice',
+          handles: Int32Array.from(sources, (source) => source.handle),
+          axis,
+          length,
+        })) as Int32Array;
+      } catch (error) {
+        throw runtimeFailure('Slicing resident outputs on the session thread', error);
+      }
+      return sources.map((source, i) => residentTensor(source.name, sliced[i], source.dims));
     },
     async release() {
       if (released) return;
@@ -298,8 +330,8 @@ class SessionThread {
     this.pending.delete(reply.id);
     if (this.pending.size === 0) this.worker.unref();
     if (reply.ok) waiting.resolve(reply.value);
-    // Without a code, the runtime failed: the caller says what it was doing (read here; run and
-    // create in core, which wraps their errors).
+    // Without a code, the runtime failed: the caller says what it was doing (read and slice here;
+    // run and create in core, which wraps their errors).
     else waiting.reject(reply.code ? new SlmkitError(reply.code, reply.message) : new Error(reply.message));
   }
 
