@@ -113,9 +113,9 @@ describe('sampler', () => {
     }
   });
 
-  it('top-p alone grows its candidate list (64, then 256, then the whole row) until it holds the mass', () => {
+  it('top-p alone finds a nucleus beyond its first 64 candidates, cut exactly', () => {
     // 600 tokens whose probabilities fall by a factor e^-0.004 per rank, ranks shuffled over the ids:
-    // a nucleus of 0.9 needs 427 of them, more than the first two candidate lists hold.
+    // a nucleus of 0.9 needs 427 of them, more than the 64 most likely the sampler tries first.
     const vocab = 600;
     const rng = createRng(5);
     const byRank = Array.from({ length: vocab }, (_, i) => i);
@@ -136,8 +136,8 @@ describe('sampler', () => {
     const rank = new Map(byRank.map((id, i) => [id, i]));
     for (const id of counts.keys())
       expect(expected.has(id), `rank ${rank.get(id)} is outside the nucleus`).toBe(true);
-    // Per band of ranks each candidate list adds: a list that stopped growing leaves the later bands
-    // empty, one that cut the nucleus wrong moves mass between them.
+    // Per band of ranks: a nucleus cut short leaves the later bands empty, one cut wrong moves mass
+    // between them.
     const probs = Array.from(expected.values());
     const edges = [0, 64, 256, expected.size];
     for (let band = 0; band + 1 < edges.length; band++) {
@@ -152,16 +152,13 @@ describe('sampler', () => {
     }
   });
 
-  it('top-p over a flat 32k vocabulary grows its candidate list up to 16384 and beyond', () => {
+  it('top-p over a flat 32k vocabulary draws from a nucleus of thousands of tokens', () => {
     const logits = randomLogits(32000, 3, 0.5);
     const params = { temperature: 1, topK: 0, topP: 0.5, minP: 0 };
     const expected = expectedDistribution(logits, params);
-    // The list starts at 64 and grows 4x at a time: this nucleus needs every step up to 16384.
     expect(expected.size).toBeGreaterThan(4096);
-    // Each draw here costs milliseconds (the whole 32k row, every time), so few draws: enough to see
-    // that the ranks only the last lists hold are drawn as often as they should be (a list that
-    // stopped growing at 4096 or earlier never draws them).
-    const draws = 24;
+    // The ranks from 4096 on are drawn as often as they should be (a nucleus cut short never draws them).
+    const draws = 400;
     const counts = sampleMany(logits, params, draws, 9);
     const rank = new Map(Array.from(expected.keys(), (id, i) => [id, i]));
     for (const id of counts.keys()) expect(rank.has(id), `token ${id} is outside the nucleus`).toBe(true);
@@ -174,6 +171,21 @@ describe('sampler', () => {
       Math.abs(drawn / draws - p),
       `ranks from 4096: ${drawn} of ${draws} draws, expected ${p.toFixed(3)}`,
     ).toBeLessThan(fourSigma(p, draws));
+  });
+
+  it('top-p over tied tokens keeps just as many as the mass needs; min-p and NaN apply in a large nucleus', () => {
+    // 200 equally likely tokens: a nucleus of 0.5 is exactly 100 of them.
+    const tied = new Float32Array(200);
+    const tiedCounts = sampleMany(tied, { temperature: 1, topK: 0, topP: 0.5, minP: 0 }, 4000, 3);
+    expect(tiedCounts.size).toBe(100);
+    // 1,000 tokens, the first 500 at logit 0, the rest 1.0 lower (e^-1 = 0.37 as likely) and one NaN:
+    // topP 0.99 keeps nearly all, and minP 0.5 then drops the lower half; NaN is never drawn.
+    const logits = Float32Array.from({ length: 1000 }, (_, i) => (i < 500 ? 0 : -1));
+    logits[10] = Number.NaN;
+    const counts = sampleMany(logits, { temperature: 1, topK: 0, topP: 0.99, minP: 0.5 }, 4000, 4);
+    expect(Math.max(...counts.keys())).toBeLessThan(500);
+    expect(counts.has(10)).toBe(false);
+    expect(counts.size).toBeGreaterThan(450);
   });
 
   it('never picks NaN, and refuses to sample when no logit is finite', () => {

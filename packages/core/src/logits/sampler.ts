@@ -169,19 +169,21 @@ export class TokenSampler {
       const max = this.checkedMax(logits[argmax(logits)]);
       // Unnormalised probabilities; the most likely token has exactly 1, which makes min-p a plain threshold.
       for (let i = 0; i < vocab; i++) {
-        const p = Math.exp((logits[i] - max) / temperature);
+        // A NaN logit gets probability 0: it is never drawn and adds nothing to the mass.
+        const p = Math.exp((logits[i] - max) / temperature) || 0;
         probs[i] = p;
         total += p;
       }
       if (topP >= 1) return this.drawAll(probs, minP);
-      // Top-p alone: grow the candidate list until it holds topP of the mass (usually at the first try).
+      // Top-p alone: the nucleus is usually a few tokens, found among the 64 most likely; when it
+      // is not (a flat distribution), a selection by mass finds it in time linear in the vocabulary.
       count = Math.min(vocab, 64);
-      for (;;) {
-        topIndices(probs, count, order);
-        let mass = 0;
-        for (let i = 0; i < count; i++) mass += probs[order[i]];
-        if (mass >= topP * total || count === vocab) break;
-        count = Math.min(vocab, count * 4);
+      topIndices(probs, count, order);
+      let mass = 0;
+      for (let i = 0; i < count; i++) mass += probs[order[i]];
+      if (mass < topP * total) {
+        count = nucleusIndices(probs, topP * total, order);
+        return this.draw(probs, order, minP > 0 ? keepAtLeast(probs, order, count, minP) : count);
       }
     }
     let keep = count;
@@ -196,11 +198,12 @@ export class TokenSampler {
         }
       }
     }
-    if (minP > 0) {
-      let i = 1;
-      while (i < keep && probs[order[i]] >= minP) i++;
-      keep = i;
-    }
+    if (minP > 0) keep = keepAtLeast(probs, order, keep, minP);
+    return this.draw(probs, order, keep);
+  }
+
+  /** Draws one of `order[0..keep)` in proportion to `probs`. */
+  private draw(probs: Float32Array, order: Int32Array, keep: number): number {
     let mass = 0;
     for (let i = 0; i < keep; i++) mass += probs[order[i]];
     let u = this.random() * mass;
@@ -236,4 +239,67 @@ export class TokenSampler {
     }
     return last;
   }
+}
+
+/**
+ * Keeps the tokens of `order[0..count)` at least `minP` likely (probabilities relative to the most
+ * likely token's 1, which always stays), in their order; returns how many.
+ */
+function keepAtLeast(probs: Float32Array, order: Int32Array, count: number, minP: number): number {
+  let kept = 0;
+  for (let i = 0; i < count; i++) if (probs[order[i]] >= minP) order[kept++] = order[i];
+  return kept;
+}
+
+/**
+ * Writes into `out` the smallest set of most likely tokens whose `probs` add up to `target` (in no
+ * particular order) and returns its size: a quickselect by mass, which partitions around a pivot
+ * and keeps only the side where the boundary lies, so it takes time linear in the vocabulary where
+ * ordering the tokens would not.
+ */
+function nucleusIndices(probs: Float32Array, target: number, out: Int32Array): number {
+  const n = probs.length;
+  for (let i = 0; i < n; i++) out[i] = i;
+  // out[0..lo) is in the nucleus, out[lo..hi) undecided, out[hi..n) out of it.
+  let lo = 0;
+  let hi = n;
+  let need = target;
+  while (lo < hi && need > 0) {
+    const pivot = medianOfThree(probs[out[lo]], probs[out[(lo + hi) >> 1]], probs[out[hi - 1]]);
+    // Three-way partition of the undecided: [> pivot | = pivot | < pivot].
+    let gt = lo;
+    let i = lo;
+    let lt = hi;
+    let above = 0;
+    while (i < lt) {
+      const id = out[i];
+      const p = probs[id];
+      if (p > pivot) {
+        out[i++] = out[gt];
+        out[gt++] = id;
+        above += p;
+      } else if (p < pivot) {
+        out[i] = out[--lt];
+        out[lt] = id;
+      } else i++;
+    }
+    if (above >= need) {
+      hi = gt;
+      continue;
+    }
+    need -= above;
+    // Tokens of probability 0 are never drawn: the nucleus ends before them.
+    if (!(pivot > 0)) return gt;
+    const equal = lt - gt;
+    if (equal * pivot >= need) return gt + Math.min(equal, Math.ceil(need / pivot));
+    need -= equal * pivot;
+    lo = lt;
+  }
+  return Math.max(lo, 1);
+}
+
+function medianOfThree(a: number, b: number, c: number): number {
+  if (a > b) [a, b] = [b, a];
+  if (b > c) b = c;
+  return a > b ? a : b;
 }
