@@ -299,7 +299,5 @@ function nucleusIndices(probs: Float32Array, target: number, out: Int32Array): n
 }
 
 function medianOfThree(a: number, b: number, c: number): number {
-  if (a > b) [a, b] = [b, a];
-  if (b > c) b = c;
-  return a > b ? a : b;
+  return Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
 }
