@@ -21,8 +21,10 @@ import { promisify } from 'node:util';
 import { type LocalLanguageModel, type LogitsProcessor, SlmkitError } from '@slmkit/core';
 import { createModel } from '@slmkit/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AttentionInputs } from '../../packages/core/src/engine/attention-inputs.js';
 import { createRng } from '../../packages/core/src/logits/rng.js';
 import { TokenSampler } from '../../packages/core/src/logits/sampler.js';
+import { showValue } from '../../packages/core/src/spec/errors.js';
 import { StopStringMatcher } from '../../packages/core/src/text/stop-strings.js';
 import { ensureModel } from '../fixtures/models.js';
 import { floatTensor, GraphBuilder } from '../fixtures/onnx-graph.js';
@@ -545,5 +547,363 @@ describe('item 9: messages are checked before the template renders them', () => 
       process.off('unhandledRejection', onUnhandled);
     }
     await expectUsable();
+  });
+});
+
+describe('issue #15: the defects the fuzz test found (docs/reliability.md K1–K12)', () => {
+  const odd = Object.assign(Object.create(null), { a: 1n });
+
+  it('K1: decode of [] is "", of anything but token ids INVALID_INPUT naming the id', async () => {
+    expect(await model.decode([])).toBe('');
+    expect(await model.decode(await model.encode('Hello'))).toBe('Hello');
+    const cases: [unknown, RegExp][] = [
+      [[1.5], /decode\(ids\): ids\[0\] is 1\.5, which is not a token id \(an integer in \[0, 32000\)\)/],
+      [[5, 32000], /ids\[1\] is 32000, which is not a token id/],
+      [[-1], /ids\[0\] is -1/],
+      [[Number.NaN], /ids\[0\] is NaN/],
+      [[-0.5], /ids\[0\] is -0\.5/],
+      [[Object.create(null)], /ids\[0\] is \{\}/],
+      [[Symbol('id')], /ids\[0\] is Symbol\(id\)/],
+      // biome-ignore lint/suspicious/noSparseArray: a hole is not a token id
+      [[1, , 3], /ids\[1\] is undefined/],
+      [null, /decode\(ids\): ids must be an array of token ids .*; got null/],
+      ['abc', /must be an array of token ids .*; got "abc"/],
+    ];
+    for (const [ids, message] of cases)
+      await expectError(() => model.decode(ids as never), 'INVALID_INPUT', message);
+    await expectUsable();
+  });
+
+  it('K2: encode of anything but a string is INVALID_INPUT', async () => {
+    for (const [value, shown] of [
+      [null, 'null'],
+      [undefined, 'undefined'],
+      [5, '5'],
+      [[Object.create(null)], '\\[\\{\\}\\]'],
+    ] as const) {
+      await expectError(
+        () => model.encode(value as never),
+        'INVALID_INPUT',
+        new RegExp(`encode takes a string; got ${shown}\\.`),
+      );
+    }
+    await expectUsable();
+  });
+
+  it('K3: createChat with options that are not an object, or messages that are not an array, is INVALID_OPTION', async () => {
+    await expectError(
+      () => model.createChat(null as never),
+      'INVALID_OPTION',
+      /Chat options must be an object .*; got null/,
+    );
+    await expectError(
+      () => model.createChat(5 as never),
+      'INVALID_OPTION',
+      /Chat options must be an object .*; got 5/,
+    );
+    await expectError(
+      () => model.createChat({ messages: 1.5 as never }),
+      'INVALID_OPTION',
+      /options\.messages must be an array of \{ role, content \} messages .*; got 1\.5/,
+    );
+    await expectError(
+      () => model.createChat({ system: 5 as never }),
+      'INVALID_OPTION',
+      /options\.system must be a string; got 5/,
+    );
+    await expectUsable();
+  });
+
+  it('K4: a token id or truncate length a template literal cannot print is INVALID_INPUT', async () => {
+    await expectError(
+      () => model.generate({ inputIds: [Object.create(null)] }),
+      'INVALID_INPUT',
+      /inputIds\[0\] is \{\}/,
+    );
+    await expectError(
+      () => model.generate({ inputIds: [3, Symbol('x')] as never }),
+      'INVALID_INPUT',
+      /inputIds\[1\] is Symbol\(x\)/,
+    );
+    await expectError(
+      () => model.generate({ inputIds: odd }),
+      'INVALID_INPUT',
+      /inputIds must be a non-empty array of token ids; got \[object Object\]/,
+    );
+    const sequence = model.createSequence();
+    try {
+      await model.generate('Hello', { ...GREEDY, sequence });
+      await expectError(
+        () => sequence.truncate(Object.create(null)),
+        'INVALID_INPUT',
+        /truncate\(\{\}\): the sequence holds \d+ tokens/,
+      );
+      await expectError(
+        () => sequence.truncate(Symbol('n') as never),
+        'INVALID_INPUT',
+        /truncate\(Symbol\(n\)\)/,
+      );
+      await sequence.truncate(1);
+      expect(sequence.tokenIds.length).toBe(1);
+    } finally {
+      await sequence.dispose();
+    }
+    await expectUsable();
+  });
+
+  it('K6: cachePrefix with a signal that is not an AbortSignal is INVALID_OPTION, and nothing waits on it', async () => {
+    for (const signal of [{}, 5, Object.create(null)]) {
+      await expectError(
+        () => model.cachePrefix('Hello', { signal: signal as never }),
+        'INVALID_OPTION',
+        /signal must be an AbortSignal .*; got/,
+      );
+    }
+    const prefix = await model.cachePrefix('Hello');
+    await prefix.release();
+    await expectUsable();
+  });
+
+  it('K10: a chat turn’s maxNewTokens that is not an integer >= 0 is INVALID_OPTION before the chat uses it', async () => {
+    const chat = model.createChat();
+    try {
+      await chat.send('Hi', { maxNewTokens: 2 });
+      const before = chat.messages;
+      for (const [value, shown] of [
+        [Symbol('m'), 'Symbol\\(m\\)'],
+        [10n, '10n'],
+        [Number.NaN, 'NaN'],
+      ] as const) {
+        const message = new RegExp(`maxNewTokens must be an integer >= 0; got ${shown}\\.`);
+        await expectError(() => chat.send('Hi', { maxNewTokens: value as never }), 'INVALID_OPTION', message);
+        expect(() => chat.stream('Hi', { maxNewTokens: value as never })).toThrow(message);
+      }
+      await expectError(() => chat.send('Hi', null as never), 'INVALID_OPTION', /options must be an object/);
+      expect(chat.messages).toEqual(before);
+      expect((await chat.send('Hi', { maxNewTokens: 2 })).tokenIds.length).toBeGreaterThan(0);
+    } finally {
+      await chat.dispose();
+    }
+    // The chat's defaults are checked when it is made.
+    await expectError(
+      () => model.createChat({ defaults: { maxNewTokens: 10n as never } }),
+      'INVALID_OPTION',
+      /The chat's defaults are invalid: maxNewTokens must be an integer >= 0; got 10n\./,
+    );
+    await expectError(
+      () => model.createChat({ defaults: { topP: odd } }),
+      'INVALID_OPTION',
+      /topP must be in \(0, 1\]; got \[object Object\]/,
+    );
+    await expectUsable();
+  });
+
+  it('K11: a contextPolicy that is not one is INVALID_OPTION when the chat is made or restored', async () => {
+    for (const [policy, shown] of [
+      [Object.create(null), '\\{\\}'],
+      ['bogus', '"bogus"'],
+      [odd, '\\[object Object\\]'],
+      [null, 'null'],
+    ] as const) {
+      const message = new RegExp(
+        `contextPolicy must be 'error', 'drop-oldest' or a function .*; got ${shown}\\.`,
+      );
+      await expectError(
+        () => model.createChat({ contextPolicy: policy as never }),
+        'INVALID_OPTION',
+        message,
+      );
+    }
+    const chat = model.createChat({ contextPolicy: 'drop-oldest' });
+    try {
+      await chat.send('Hi', { maxNewTokens: 2 });
+      const bytes = await chat.save();
+      await expectError(
+        () => model.restoreChat(bytes, { contextPolicy: 'bogus' as never }),
+        'INVALID_OPTION',
+        /contextPolicy must be/,
+      );
+      await expectError(
+        () => model.restoreChat(bytes, null as never),
+        'INVALID_OPTION',
+        /Chat options must be an object/,
+      );
+      const restored = await model.restoreChat(bytes, { contextPolicy: (m) => m.slice(-1) });
+      expect(restored.messages).toEqual(chat.messages);
+      await restored.dispose();
+    } finally {
+      await chat.dispose();
+    }
+    await expectUsable();
+  });
+
+  it('K12: showValue never throws, and the option and message checks show what they cannot print', async () => {
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    const hostile = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error('no');
+        },
+      },
+    );
+    expect(showValue(odd)).toBe('[object Object]');
+    expect(showValue(revoked.proxy)).toBe('a value of type object');
+    expect(showValue(hostile)).toBe('a value of type object');
+    expect(showValue(Number.NaN)).toBe('NaN');
+    expect(showValue(-0)).toBe('-0');
+    expect(showValue(10n)).toBe('10n');
+    expect(showValue(Symbol('s'))).toBe('Symbol(s)');
+    expect(showValue(() => 1)).toBe('a function');
+    expect(showValue(new Map())).toBe('a Map');
+    expect(showValue('2')).toBe('"2"');
+    expect(showValue('x'.repeat(1000))).toBe(`"${'x'.repeat(199)}…`);
+    await expectError(
+      () => model.generate('Hi', { repetitionPenalty: odd }),
+      'INVALID_OPTION',
+      /repetitionPenalty must be .*; got \[object Object\]/,
+    );
+    await expectError(
+      () => model.generate([{ role: 'user', content: odd }]),
+      'INVALID_INPUT',
+      /messages\[0\]\.content must be .*; got \[object Object\]/,
+    );
+    await expectError(
+      () => model.applyChatTemplate(odd),
+      'INVALID_INPUT',
+      /messages must be an array .*; got \[object Object\]/,
+    );
+    await expectUsable();
+  });
+});
+
+describe('issue #15 K9: a chat snapshot’s checksum covers its messages', () => {
+  let bytes: Uint8Array;
+  let messages: readonly unknown[];
+  beforeAll(async () => {
+    const chat = model.createChat();
+    await chat.send('Hello there', { maxNewTokens: 2 });
+    bytes = await chat.save();
+    messages = chat.messages;
+    await chat.dispose();
+  });
+
+  it('restores the messages saved', async () => {
+    const restored = await model.restoreChat(bytes);
+    expect(restored.messages).toEqual(messages);
+    await restored.dispose();
+  });
+
+  it('refuses a changed letter of a message with INVALID_SNAPSHOT', async () => {
+    const damaged = bytes.slice();
+    damaged[new TextDecoder().decode(bytes.subarray(0, 400)).indexOf('Hello there')] ^= 1; // 'H' → 'I'
+    await expectError(
+      () => model.restoreChat(damaged),
+      'INVALID_SNAPSHOT',
+      /corrupt \(its checksum does not match\)/,
+    );
+    await expectUsable();
+  });
+
+  it('refuses a flipped bit anywhere: every byte of the header and the end, and bytes across the payload', async () => {
+    const positions = new Set<number>();
+    for (let i = 0; i < 512; i++) positions.add(i);
+    for (let i = bytes.length - 8; i < bytes.length; i++) positions.add(i);
+    for (let k = 0; k < 64; k++) positions.add(Math.floor((k / 64) * bytes.length));
+    const accepted: number[] = [];
+    for (const at of positions) {
+      const damaged = bytes.slice();
+      damaged[at] ^= 1 << (at % 8);
+      const error = await caught(() => model.restoreChat(damaged));
+      if (!(error instanceof SlmkitError && error.code === 'INVALID_SNAPSHOT')) accepted.push(at);
+    }
+    expect(accepted).toEqual([]);
+    await expectUsable();
+  });
+
+  it('refuses a snapshot of format version 1 (its checksum left the header out), saying why', async () => {
+    const old = bytes.slice();
+    new DataView(old.buffer).setUint32(8, 1, true);
+    await expectError(
+      () => model.restoreChat(old),
+      'INVALID_SNAPSHOT',
+      /format version 1, from an older slmkit; this slmkit reads version 2 only\. Save the sequence or chat again/,
+    );
+  });
+});
+
+describe('issue #15 K8: a huge context window', () => {
+  for (const [field, value] of [
+    ['max_position_embeddings', 2 ** 53],
+    ['max_position_embeddings', 1e308],
+    ['max_position_embeddings', 2 ** 31],
+    ['n_positions', 2 ** 53],
+  ] as const) {
+    it(`is refused at load: ${field} ${value}`, async () => {
+      const dir = copyTiny((d) =>
+        editJson(d, 'config.json', (json) => {
+          delete json.max_position_embeddings;
+          json[field] = value;
+        }),
+      );
+      const error = await expectLoadError(
+        dir,
+        'MODEL_FILE_INVALID',
+        new RegExp(
+          `config\\.json in .* has ${field}: ${JSON.stringify(value).replace('+', '\\+')}, but a context window can be at most 2147483647 positions`,
+        ),
+      );
+      expect(error.message).toMatch(/Set it to the model's real window/);
+    });
+  }
+
+  it('at the bound, with max_new_tokens 1e308, runs; memory follows the tokens generated', async () => {
+    const dir = copyTiny((d) => {
+      editJson(d, 'config.json', (json) => {
+        json.max_position_embeddings = 2 ** 31 - 1;
+      });
+      editJson(d, 'generation_config.json', (json) => {
+        json.max_new_tokens = 1e308;
+      });
+    });
+    const other = await createModel(dir);
+    try {
+      expect(other.config.contextLength).toBe(2 ** 31 - 1);
+      expect((await other.generate('Hello', GREEDY)).tokenIds).toEqual(baseline);
+      // The default maxNewTokens, 1e308: a stream left after a few tokens.
+      const stream = other.stream('Hello');
+      const ids: number[] = [];
+      for await (const chunk of stream) if (ids.push(chunk.tokenId) === 5) break;
+      expect(ids).toEqual(baseline);
+      // 2^31 new tokens asked for, aborted at once: it used to allocate 16 GiB of mask first.
+      const started = performance.now();
+      await expectError(
+        () => other.generate('Hello', { maxNewTokens: 2 ** 31, signal: AbortSignal.timeout(200) }),
+        'ABORTED',
+      );
+      expect(performance.now() - started).toBeLessThan(5000);
+    } finally {
+      await other.dispose();
+    }
+  });
+
+  it('the attention mask grows by doubling with the positions used, and keeps its zeros', () => {
+    const padding = [0, 2, 1];
+    const inputs = new AttentionInputs(padding, 2 ** 31 - 1);
+    for (let total = 3; total <= 300; total++) {
+      const mask = inputs.maskFor(total);
+      expect(mask.length).toBe(3 * total);
+      expect(mask.buffer.byteLength).toBeLessThanOrEqual(2 * 3 * total * 8);
+      for (const [b, pad] of padding.entries()) {
+        const row = Array.from(mask.subarray(b * total, (b + 1) * total), Number);
+        expect(row.indexOf(1)).toBe(pad);
+        expect(row.slice(pad).every((v) => v === 1)).toBe(true);
+      }
+    }
+    // Never past the run's most positions.
+    const capped = new AttentionInputs([0], 10);
+    capped.maskFor(6);
+    expect(capped.maskFor(7).buffer.byteLength).toBe(10 * 8);
   });
 });
