@@ -29,6 +29,7 @@ describe('built packages', () => {
       exported(
         [
           'abortedError',
+          'checkCachePrefixOptions',
           'checkSequenceOption',
           'createModelFromSource',
           'dataFilesIn',

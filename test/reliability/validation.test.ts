@@ -664,6 +664,19 @@ describe('issue #15: the defects the fuzz test found (docs/reliability.md K1–K
     await expectUsable();
   });
 
+  it('cachePrefix options of the wrong type are INVALID_OPTION', async () => {
+    for (const [options, message] of [
+      [null, /cachePrefix options must be an object \(or left out\); got null/],
+      ['persist', /cachePrefix options must be an object \(or left out\); got "persist"/],
+      [{ persist: 'yes' }, /persist must be true or false; got "yes"/],
+      [{ persist: 1 }, /persist must be true or false; got 1/],
+      [{ templateVariables: 5 }, /templateVariables must be an object .*; got 5/],
+    ] as const) {
+      await expectError(() => model.cachePrefix('Hello', options as never), 'INVALID_OPTION', message);
+    }
+    await expectUsable();
+  });
+
   it('K10: a chat turn’s maxNewTokens that is not an integer >= 0 is INVALID_OPTION before the chat uses it', async () => {
     const chat = model.createChat();
     try {

@@ -12,7 +12,11 @@ export {
   loadModel,
 } from './engine/load-model.js';
 export { checkSequenceOption, isMessageList, type OwnedSequence } from './engine/prompts.js';
-export { type ResolvedGenerateOptions, resolveGenerateOptions } from './engine/resolve-options.js';
+export {
+  checkCachePrefixOptions,
+  type ResolvedGenerateOptions,
+  resolveGenerateOptions,
+} from './engine/resolve-options.js';
 export { slicedDims } from './engine/slice-axis.js';
 export { snapshotChecksum } from './engine/snapshot.js';
 // The types of `@slmkit/core` that the signatures here use, so this entry can name them all.

@@ -31,7 +31,11 @@ import {
   type PromptEncoder,
   renderMessages,
 } from './prompts.js';
-import { checkSignal, type ResolvedGenerateOptions, resolveGenerateOptions } from './resolve-options.js';
+import {
+  checkCachePrefixOptions,
+  type ResolvedGenerateOptions,
+  resolveGenerateOptions,
+} from './resolve-options.js';
 import { SavedPrefixes } from './saved-prefixes.js';
 import { LocalSequence, restoreSequence, type SequenceHost } from './sequence.js';
 
@@ -214,11 +218,7 @@ export class LocalLanguageModel implements LanguageModel {
    */
   async cachePrefix(prompt: Prompt, options: CachePrefixOptions = {}): Promise<CachedPrefix> {
     this.assertUsable();
-    // `= {}` does not cover null.
-    if (typeof options !== 'object' || options === null) {
-      throw new SlmkitError('INVALID_OPTION', 'cachePrefix options must be an object (or left out).');
-    }
-    checkSignal(options.signal);
+    checkCachePrefixOptions(options);
     const tokenIds = encodePrompt(this.encoder, prompt, options.templateVariables);
     this.checkContext(tokenIds.length);
     const saved = options.persist ? this.saved : undefined;

@@ -2,7 +2,7 @@ import type { PipelineOptions } from '../logits/pipeline.js';
 import type { SamplingParams } from '../logits/sampler.js';
 import { GENERATION_CONFIG_FIELDS } from '../model/config.js';
 import { SlmkitError, showValue } from '../spec/errors.js';
-import type { GenerateOptions } from '../spec/generation.js';
+import type { CachePrefixOptions, GenerateOptions } from '../spec/generation.js';
 import type { GenerationDefaults, ModelConfig } from '../spec/model-config.js';
 
 /** Options after defaults were applied and every value was checked. */
@@ -110,6 +110,25 @@ export function checkSignal(signal: unknown): void {
     invalid(
       `signal must be an AbortSignal (e.g. AbortSignal.timeout(5000) or an AbortController's signal); got ${showValue(signal)}.`,
     );
+}
+
+/**
+ * Throws INVALID_OPTION unless `options` are `cachePrefix` options: an object (or absent) with an
+ * AbortSignal `signal`, a boolean `persist` and an object of `templateVariables`, each optional.
+ * For every model implementation, so they refuse the same values with the same messages.
+ */
+export function checkCachePrefixOptions(options: unknown): asserts options is CachePrefixOptions | undefined {
+  if (options === undefined) return;
+  // `= {}` in a signature does not cover null.
+  if (typeof options !== 'object' || options === null) {
+    invalid(`cachePrefix options must be an object (or left out); got ${showValue(options)}.`);
+  }
+  const { signal, persist, templateVariables } = options as CachePrefixOptions;
+  checkSignal(signal);
+  if (persist !== undefined && typeof persist !== 'boolean') {
+    invalid(`persist must be true or false; got ${showValue(persist)}.`);
+  }
+  checkTemplateVariables(templateVariables);
 }
 
 /**

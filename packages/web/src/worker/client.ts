@@ -18,6 +18,7 @@ import {
   type StreamChunk,
 } from '@slmkit/core';
 import {
+  checkCachePrefixOptions,
   checkSequenceOption,
   isMessageList,
   queuedStream,
@@ -231,10 +232,8 @@ export class WorkerLanguageModel implements LanguageModel {
    */
   async cachePrefix(prompt: Prompt, options: CachePrefixOptions = {}): Promise<CachedPrefix> {
     this.assertUsable();
-    // As the in-process model checks them (`= {}` does not cover null).
-    if (typeof options !== 'object' || options === null) {
-      throw new SlmkitError('INVALID_OPTION', 'cachePrefix options must be an object (or left out).');
-    }
+    // As the in-process model checks them (a signal that is not one would fail in the worker call).
+    checkCachePrefixOptions(options);
     const { signal, ...posted } = options;
     const connection = this.connection;
     // Settled by the worker after an abort: a prefix it finished anyway is returned, not leaked.
