@@ -147,14 +147,14 @@ describe('a failure of the runtime on the session thread outside a run', () => {
     const model = await createModel(folder);
     try {
       await model.generate('The little dog ran to the park', GREEDY);
-      // The thread answers a read of the kept cache as it answers any failure of onnxruntime-node
+      // The thread answers a slice of the kept cache as it answers any failure of onnxruntime-node
       // or of its memory (say, no memory for the copy): a message, no code.
       vi.spyOn(Worker.prototype, 'postMessage').mockImplementation(function (
         this: Worker,
         ...args: Parameters<Worker['postMessage']>
       ) {
         const message = args[0] as { op: string; id: number };
-        if (message.op !== 'read') return postMessage.apply(this, args);
+        if (message.op !== 'slice') return postMessage.apply(this, args);
         setImmediate(() =>
           this.emit('message', { id: message.id, ok: false, message: 'Array buffer allocation failed' }),
         );
@@ -165,7 +165,7 @@ describe('a failure of the runtime on the session thread outside a run', () => {
         name: 'SlmkitError',
         code: 'RUNTIME_ERROR',
         message: expect.stringMatching(
-          /^Reading output "present\.\d+\.(key|value)" from the session thread failed in onnxruntime-node: Error: Array buffer allocation failed$/,
+          /^Slicing resident outputs on the session thread failed in onnxruntime-node: Error: Array buffer allocation failed$/,
         ),
       });
       vi.restoreAllMocks();
