@@ -14,6 +14,7 @@ export {
 export { checkSequenceOption, isMessageList, type OwnedSequence } from './engine/prompts.js';
 export {
   checkCachePrefixOptions,
+  checkEncodeOptions,
   type ResolvedGenerateOptions,
   resolveGenerateOptions,
 } from './engine/resolve-options.js';
@@ -29,6 +30,7 @@ export type {
   ChatTurnOptions,
   ContextPolicy,
   ContextPolicyInfo,
+  EncodeOptions,
   FinishReason,
   GenerateOptions,
   GenerationDefaults,

@@ -16,6 +16,7 @@ export { isSlmkitError, SlmkitError, type SlmkitErrorCode } from './spec/errors.
 export type {
   CachedPrefix,
   CachePrefixOptions,
+  EncodeOptions,
   FinishReason,
   GenerateOptions,
   GenerationResult,

@@ -8,6 +8,7 @@ import { SlmkitError, showValue } from '../spec/errors.js';
 import type {
   CachedPrefix,
   CachePrefixOptions,
+  EncodeOptions,
   GenerateOptions,
   GenerationResult,
   GenerationStream,
@@ -33,6 +34,7 @@ import {
 } from './prompts.js';
 import {
   checkCachePrefixOptions,
+  checkEncodeOptions,
   type ResolvedGenerateOptions,
   resolveGenerateOptions,
 } from './resolve-options.js';
@@ -182,17 +184,18 @@ export class LocalLanguageModel implements LanguageModel {
   }
 
   /**
-   * Token ids of `text`, with the tokenizer's special tokens as a string prompt gets them.
-   * SlmkitError 'INVALID_INPUT' when `text` is not a string.
+   * Token ids of `text`, with the tokenizer's special tokens as a string prompt gets them (unless
+   * `options.addSpecialTokens` is false). SlmkitError 'INVALID_INPUT' when `text` is not a string.
    */
-  async encode(text: string): Promise<number[]> {
+  async encode(text: string, options?: EncodeOptions): Promise<number[]> {
     if (typeof text !== 'string') {
       throw new SlmkitError(
         'INVALID_INPUT',
         `encode takes a string; got ${showValue(text)}. (The tokens of chat messages: countTokens(messages).)`,
       );
     }
-    return this.tokenizer.encode(text);
+    checkEncodeOptions(options);
+    return this.tokenizer.encode(text, options);
   }
 
   /**

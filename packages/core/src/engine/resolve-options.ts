@@ -2,7 +2,7 @@ import type { PipelineOptions } from '../logits/pipeline.js';
 import type { SamplingParams } from '../logits/sampler.js';
 import { GENERATION_CONFIG_FIELDS } from '../model/config.js';
 import { SlmkitError, showValue } from '../spec/errors.js';
-import type { CachePrefixOptions, GenerateOptions } from '../spec/generation.js';
+import type { CachePrefixOptions, EncodeOptions, GenerateOptions } from '../spec/generation.js';
 import type { GenerationDefaults, ModelConfig } from '../spec/model-config.js';
 
 /** Options after defaults were applied and every value was checked. */
@@ -110,6 +110,18 @@ export function checkSignal(signal: unknown): void {
     invalid(
       `signal must be an AbortSignal (e.g. AbortSignal.timeout(5000) or an AbortController's signal); got ${showValue(signal)}.`,
     );
+}
+
+/** Throws INVALID_OPTION unless `options` are `encode` options (absent, or an object with a boolean `addSpecialTokens`). */
+export function checkEncodeOptions(options: unknown): asserts options is EncodeOptions | undefined {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null) {
+    invalid(`encode options must be an object (or left out); got ${showValue(options)}.`);
+  }
+  const { addSpecialTokens } = options as EncodeOptions;
+  if (addSpecialTokens !== undefined && typeof addSpecialTokens !== 'boolean') {
+    invalid(`addSpecialTokens must be true or false; got ${showValue(addSpecialTokens)}.`);
+  }
 }
 
 /**

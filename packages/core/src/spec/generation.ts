@@ -126,6 +126,15 @@ export interface CachePrefixOptions {
   signal?: AbortSignal;
 }
 
+/** Options of `model.encode()`. */
+export interface EncodeOptions {
+  /**
+   * Add the tokenizer's special tokens (e.g. BOS) as a string prompt gets them (default true).
+   * False for text that continues a prompt, as rendered chat messages are encoded.
+   */
+  addSpecialTokens?: boolean;
+}
+
 /** A prefix the model keeps ready (see `model.cachePrefix()`). */
 export interface CachedPrefix {
   /** Tokens of the prefix. */

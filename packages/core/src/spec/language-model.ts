@@ -2,6 +2,7 @@ import type { Chat, ChatOptions } from './chat.js';
 import type {
   CachedPrefix,
   CachePrefixOptions,
+  EncodeOptions,
   GenerateOptions,
   GenerationResult,
   GenerationStream,
@@ -61,10 +62,11 @@ export interface LanguageModel {
   ): Promise<string>;
 
   /**
-   * Token ids of `text`, with the tokenizer's special tokens as a string prompt gets them. Throws
-   * SlmkitError 'INVALID_INPUT' when `text` is not a string.
+   * Token ids of `text`, with the tokenizer's special tokens as a string prompt gets them (unless
+   * `options.addSpecialTokens` is false). Throws SlmkitError 'INVALID_INPUT' when `text` is not a
+   * string, 'INVALID_OPTION' for options that are not {@link EncodeOptions}.
    */
-  encode(text: string): Promise<number[]>;
+  encode(text: string, options?: EncodeOptions): Promise<number[]>;
 
   /**
    * Text of token ids (special tokens left out); `[]` gives `''`. Throws SlmkitError

@@ -5,6 +5,7 @@ import {
   type ChatMessage,
   type ChatOptions,
   ChatSession,
+  type EncodeOptions,
   type GenerateOptions,
   type GenerationResult,
   type GenerationStream,
@@ -19,6 +20,7 @@ import {
 } from '@slmkit/core';
 import {
   checkCachePrefixOptions,
+  checkEncodeOptions,
   checkSequenceOption,
   isMessageList,
   queuedStream,
@@ -207,10 +209,12 @@ export class WorkerLanguageModel implements LanguageModel {
     return this.connection.call<string>({ kind: 'applyChatTemplate', messages, templateVariables }).promise;
   }
 
-  /** Token ids of `text` (with the tokenizer's special tokens, as `generate` encodes a string), in the worker. */
-  async encode(text: string): Promise<number[]> {
+  /** Token ids of `text` (with the tokenizer's special tokens unless `addSpecialTokens` is false), in the worker. */
+  async encode(text: string, options?: EncodeOptions): Promise<number[]> {
     this.assertUsable();
-    return this.connection.call<number[]>({ kind: 'encode', text }).promise;
+    checkEncodeOptions(options);
+    const addSpecialTokens = options?.addSpecialTokens;
+    return this.connection.call<number[]>({ kind: 'encode', text, addSpecialTokens }).promise;
   }
 
   /** Text of token ids, special tokens left out, in the worker. */

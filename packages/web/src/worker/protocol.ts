@@ -66,7 +66,7 @@ export type Request = RequestBase &
         messages: readonly ChatMessage[];
         templateVariables?: Record<string, unknown>;
       }
-    | { kind: 'encode'; text: string }
+    | { kind: 'encode'; text: string; addSpecialTokens?: boolean }
     | { kind: 'decode'; ids: number[] }
     | { kind: 'countTokens'; prompt: Prompt; templateVariables?: Readonly<Record<string, unknown>> }
     | { kind: 'cachePrefix'; prompt: Prompt; options: WorkerCachePrefixOptions }

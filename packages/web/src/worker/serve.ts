@@ -139,7 +139,7 @@ export function serveModelWorker(scope: WorkerScope = globalThis as unknown as W
       case 'applyChatTemplate':
         return requireModel().applyChatTemplate(request.messages, request.templateVariables);
       case 'encode':
-        return requireModel().encode(request.text);
+        return requireModel().encode(request.text, { addSpecialTokens: request.addSpecialTokens });
       case 'decode':
         return requireModel().decode(request.ids);
       case 'countTokens':
