@@ -30,6 +30,7 @@ describe('built packages', () => {
         [
           'abortedError',
           'checkCachePrefixOptions',
+          'checkEncodeOptions',
           'checkSequenceOption',
           'createModelFromSource',
           'dataFilesIn',
@@ -42,6 +43,7 @@ describe('built packages', () => {
           'queuedStream',
           'resolveGenerateOptions',
           'sampledFileDigest',
+          'slicedDims',
           'snapshotChecksum',
           'splitStorageKey',
           'storageKeyParts',

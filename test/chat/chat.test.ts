@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { ChatMessage, LocalLanguageModel } from '@slmkit/core';
+import type { Chat, ChatMessage, GenerationResult, LocalLanguageModel } from '@slmkit/core';
 import { createModel } from '@slmkit/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunLog, recordingBackend } from '../engine/helpers.js';
@@ -39,29 +39,100 @@ afterAll(async () => {
   await scratch?.dispose();
 });
 
-/** What recomputing the conversation from scratch generates for the next user message. */
-async function recompute(messages: readonly ChatMessage[], content: string) {
-  return scratch.generate([...messages, { role: 'user', content }], GREEDY);
+/**
+ * The test's own account of what a chat's sequence holds, by the rule docs/chat.md states: the
+ * first turn is the rendered conversation; each later one is the tokens the model read and
+ * generated (the end-of-sequence token aside), then the rendering's text after the reply.
+ */
+class Transcript {
+  /** The ids the chat's sequence holds (a pending last token included). */
+  held: number[] = [];
+  private last?: GenerationResult;
+
+  /** The prompt ids of the next turn, on `messages` (the conversation so far). */
+  async promptFor(messages: readonly ChatMessage[], content: string): Promise<number[]> {
+    const rendered = await model.applyChatTemplate([...messages, { role: 'user', content }]);
+    if (!this.last) return model.encode(rendered, { addSpecialTokens: false });
+    // The reply is the last assistant message: what follows its last occurrence is new.
+    const after = rendered.slice(rendered.lastIndexOf(this.last.text) + this.last.text.length);
+    return [...this.held, ...(await model.encode(after, { addSpecialTokens: false }))];
+  }
+
+  /** Tokens of the prompt the last turn's cache can be reused for: all held but a pending last token. */
+  get reusable(): number {
+    return this.held.length - (this.last && this.last.finishReason !== 'eos' ? 1 : 0);
+  }
+
+  /** Records a turn that ran on `prompt`. */
+  record(prompt: number[], reply: GenerationResult): void {
+    const generated = reply.finishReason === 'eos' ? reply.tokenIds.slice(0, -1) : reply.tokenIds;
+    this.held = [...prompt, ...generated];
+    this.last = reply;
+  }
+
+  copy(): Transcript {
+    return Object.assign(new Transcript(), this);
+  }
+}
+
+/** Sends `question` on `chat`, recording the turn in `transcript`; returns the reply and its prompt. */
+async function sendRecorded(chat: Chat, transcript: Transcript, question: string) {
+  const prompt = await transcript.promptFor(chat.messages, question);
+  const reply = await chat.send(question, GREEDY);
+  transcript.record(prompt, reply);
+  return { prompt, reply };
+}
+
+/** What a model with no cache generates for `prompt`: what a turn on it must generate. */
+function recompute(prompt: number[]) {
+  return scratch.generate({ inputIds: prompt }, GREEDY);
 }
 
 describe('chat sessions', () => {
-  it('10 greedy turns equal recomputing the conversation from scratch, and reuse their prefix', async () => {
+  it('10 greedy turns continue from the tokens read and generated: all of them reused, equal to a fresh run', async () => {
     const chat = model.createChat({ system: 'You are terse.' });
+    const transcript = new Transcript();
     try {
       for (const [turn, question] of QUESTIONS.entries()) {
-        const before = chat.messages;
-        const fresh = await recompute(before, question);
+        const prompt = await transcript.promptFor(chat.messages, question);
+        const fresh = await recompute(prompt);
         const reply = await chat.send(question, GREEDY);
         expect(reply.tokenIds, `turn ${turn + 1}`).toEqual(fresh.tokenIds);
-        expect(reply.usage.promptTokens).toBe(fresh.usage.promptTokens);
-        if (turn > 0) {
-          // At least the whole conversation before the last reply was reused.
-          const earlier = await model.countTokens(before.slice(0, -1));
-          expect(reply.usage.cachedPromptTokens).toBeGreaterThanOrEqual(earlier - 1);
-        }
+        expect(reply.usage.promptTokens).toBe(prompt.length);
+        // Nothing the sequence held is cut back and prefilled again.
+        expect(reply.usage.cachedPromptTokens, `turn ${turn + 1}`).toBe(transcript.reusable);
+        transcript.record(prompt, reply);
       }
+      // The tiny model's replies do not survive being rendered and encoded again (its template puts
+      // a newline before them; its SentencePiece text drops the leading "▁"), the case this is for:
+      // encoding the whole conversation would differ from what the sequence holds.
+      const rendered = await model.applyChatTemplate([...chat.messages, { role: 'user', content: 'More?' }]);
+      const reencoded = await model.encode(rendered, { addSpecialTokens: false });
+      expect(reencoded.slice(0, transcript.held.length)).not.toEqual(transcript.held);
       expect(chat.messages).toHaveLength(1 + 2 * QUESTIONS.length);
       expect(chat.messages.at(-1)?.role).toBe('assistant');
+    } finally {
+      await chat.dispose();
+    }
+  });
+
+  it('a turn ended by an end-of-sequence token continues without it: the template writes the end of the turn', async () => {
+    const chat = model.createChat({ system: 'You are terse.' });
+    const transcript = new Transcript();
+    try {
+      // A token the tiny model generates greedily, first at position k >= 2, made its end of sequence.
+      const prompt = await transcript.promptFor(chat.messages, QUESTIONS[0]);
+      const probe = (await recompute(prompt)).tokenIds;
+      const k = probe.findIndex((id, i) => i >= 2 && probe.indexOf(id) === i);
+      const eosTokenIds = [probe[k]];
+      const first = await chat.send(QUESTIONS[0], { ...GREEDY, eosTokenIds });
+      expect(first.finishReason).toBe('eos');
+      expect(first.tokenIds).toEqual(probe.slice(0, k + 1));
+      transcript.record(prompt, first);
+      const { prompt: next, reply } = await sendRecorded(chat, transcript, QUESTIONS[1]);
+      expect(reply.usage.promptTokens).toBe(next.length);
+      expect(reply.usage.cachedPromptTokens).toBe(prompt.length + first.tokenIds.length - 1);
+      expect(reply.tokenIds).toEqual((await recompute(next)).tokenIds);
     } finally {
       await chat.dispose();
     }
@@ -91,7 +162,8 @@ describe('chat sessions', () => {
       for (const question of QUESTIONS.slice(0, 3)) await chat.send(question, GREEDY);
       const edited = chat.messages.map((m, i) => (i === 1 ? { ...m, content: 'Hi, what are you?' } : m));
       chat.setMessages(edited);
-      const fresh = await recompute(edited, QUESTIONS[3]);
+      // Messages set by the caller are rendered whole: a new transcript's first turn.
+      const fresh = await recompute(await new Transcript().promptFor(edited, QUESTIONS[3]));
       const reply = await chat.send(QUESTIONS[3], GREEDY);
       expect(reply.tokenIds).toEqual(fresh.tokenIds);
       // Only the system message (and the template's lead-in) can be reused.
@@ -105,8 +177,9 @@ describe('chat sessions', () => {
 
   it('a failed or aborted turn leaves the chat as it was', async () => {
     const chat = model.createChat();
+    const transcript = new Transcript();
     try {
-      await chat.send(QUESTIONS[0], GREEDY);
+      await sendRecorded(chat, transcript, QUESTIONS[0]);
       const before = chat.messages;
       const controller = new AbortController();
       controller.abort();
@@ -117,7 +190,7 @@ describe('chat sessions', () => {
         code: 'INVALID_OPTION',
       });
       expect(chat.messages).toEqual(before);
-      const fresh = await recompute(before, QUESTIONS[1]);
+      const fresh = await recompute(await transcript.promptFor(before, QUESTIONS[1]));
       expect((await chat.send(QUESTIONS[1], GREEDY)).tokenIds).toEqual(fresh.tokenIds);
     } finally {
       await chat.dispose();
@@ -126,14 +199,17 @@ describe('chat sessions', () => {
 
   it('fork gives independent continuations', async () => {
     const chat = model.createChat({ system: 'You are terse.' });
+    const transcript = new Transcript();
     try {
-      await chat.send(QUESTIONS[0], GREEDY);
+      await sendRecorded(chat, transcript, QUESTIONS[0]);
       const fork = await chat.fork();
-      const a = await chat.send(QUESTIONS[1], GREEDY);
-      const b = await fork.send(QUESTIONS[2], GREEDY);
-      expect(a.tokenIds).toEqual((await recompute(fork.messages.slice(0, 3), QUESTIONS[1])).tokenIds);
-      expect(b.tokenIds).toEqual((await recompute(chat.messages.slice(0, 3), QUESTIONS[2])).tokenIds);
-      expect(b.usage.cachedPromptTokens).toBeGreaterThan(0);
+      const forked = transcript.copy();
+      const a = await sendRecorded(chat, transcript, QUESTIONS[1]);
+      const b = await sendRecorded(fork, forked, QUESTIONS[2]);
+      expect(a.reply.tokenIds).toEqual((await recompute(a.prompt)).tokenIds);
+      expect(b.reply.tokenIds).toEqual((await recompute(b.prompt)).tokenIds);
+      // The fork continues from the first turn's tokens too: none of them is prefilled again.
+      expect(b.reply.usage.cachedPromptTokens).toBe(a.reply.usage.cachedPromptTokens);
       expect(chat.messages[3].content).toBe(QUESTIONS[1]);
       expect(fork.messages[3].content).toBe(QUESTIONS[2]);
       await fork.dispose();

@@ -9,6 +9,7 @@ import type { LanguageModel } from '../spec/language-model.js';
 import type { ChatMessage } from '../spec/messages.js';
 import type { Sequence } from '../spec/sequence.js';
 import { checkContextPolicy, fitConversation } from './context-policy.js';
+import { type ChatContinuation, continuationAfter, continuedPrompt } from './continuation.js';
 
 const isMessage = (m: unknown): m is ChatMessage =>
   typeof m === 'object' &&
@@ -79,6 +80,8 @@ export class ChatSession implements Chat {
   private readonly policy: ContextPolicy;
   private readonly defaults: ChatOptions['defaults'];
   private isDisposed = false;
+  /** What the sequence holds after the last turn, so the next one continues from its tokens. */
+  private continuation: ChatContinuation | undefined;
 
   /**
    * A chat on `sequence`, a sequence of `model` that the chat owns from now on (`dispose()` frees it).
@@ -96,6 +99,22 @@ export class ChatSession implements Chat {
     this.defaults = defaults;
   }
 
+  /**
+   * A chat whose sequence holds `continuation` (a fork's, a restored chat's), so its next turn
+   * continues from those tokens.
+   * @internal
+   */
+  static continuing(
+    model: LanguageModel,
+    sequence: Sequence,
+    options: ChatOptions,
+    continuation: ChatContinuation | undefined,
+  ): ChatSession {
+    const chat = new ChatSession(model, sequence, options);
+    chat.continuation = continuation;
+    return chat;
+  }
+
   /** A copy of the conversation so far. */
   get messages(): readonly ChatMessage[] {
     return this.history.map((m) => ({ ...m }));
@@ -107,6 +126,7 @@ export class ChatSession implements Chat {
     if (!Array.isArray(messages))
       throw new SlmkitError('INVALID_INPUT', 'setMessages takes an array of messages.');
     this.history = messages.map((m, i) => checkMessage(m, `messages[${i}]`));
+    this.continuation = undefined;
   }
 
   /** One turn: adds `content`, generates the reply and adds it (see {@link Chat.send}). */
@@ -132,13 +152,18 @@ export class ChatSession implements Chat {
       async () => {
         this.assertLive();
         const messages = await this.fit([...this.history, message], turn, maxNewTokens);
-        const inner = this.model.stream(messages, { ...turn, sequence: this.sequence });
+        const rendered = await this.model.applyChatTemplate(messages, turn.templateVariables);
+        const inputIds =
+          (this.continuation && (await continuedPrompt(this.model, this.continuation, rendered))) ??
+          (await this.model.encode(rendered, { addSpecialTokens: false }));
+        const inner = this.model.stream({ inputIds }, { ...turn, sequence: this.sequence });
         return {
           chunks: () => inner,
           // Only after a turn that did not fail: also when the caller left early ('cancelled').
           result: async () => {
             const reply = await inner.result;
             this.history = [...messages, { role: 'assistant', content: reply.text }];
+            this.continuation = await continuationAfter(this.model, rendered, inputIds, reply);
             return reply;
           },
         };
@@ -149,22 +174,24 @@ export class ChatSession implements Chat {
   /** A copy of the conversation on a fork of the sequence, after any running turn (see {@link Chat.fork}). */
   async fork(): Promise<Chat> {
     this.assertLive();
-    return this.turns.run(
-      async () =>
-        new ChatSession(this.model, await this.sequence.fork(), {
-          messages: this.history,
-          contextPolicy: this.policy,
-          defaults: this.defaults,
-        }),
+    return this.turns.run(async () =>
+      ChatSession.continuing(
+        this.model,
+        await this.sequence.fork(),
+        { messages: this.history, contextPolicy: this.policy, defaults: this.defaults },
+        this.continuation,
+      ),
     );
   }
 
   /** The messages and the sequence's snapshot, after any running turn (see {@link Chat.save}). */
   async save(): Promise<Uint8Array> {
     this.assertLive();
-    return this.turns.run(async () =>
-      encodeSnapshot('chat', { messages: this.history }, [await this.sequence.save()]),
-    );
+    return this.turns.run(async () => {
+      return encodeSnapshot('chat', { messages: this.history, continuation: this.savedContinuation() }, [
+        await this.sequence.save(),
+      ]);
+    });
   }
 
   /** Frees the chat's sequence once a running turn ends (see {@link Chat.dispose}). */
@@ -187,6 +214,23 @@ export class ChatSession implements Chat {
     });
   }
 
+  /**
+   * The continuation as a snapshot keeps it: its ids start with the sequence's (all but a last
+   * generated token, which the sequence feeds at the next call), so only the ones after them are kept.
+   */
+  private savedContinuation(): SavedContinuation | undefined {
+    const held = this.sequence.tokenIds;
+    const last = this.continuation;
+    if (!last || last.tokenIds.length < held.length || held.some((id, i) => last.tokenIds[i] !== id)) {
+      return undefined;
+    }
+    return {
+      promptText: last.promptText,
+      replyText: last.replyText,
+      nextIds: last.tokenIds.slice(held.length),
+    };
+  }
+
   private assertLive(): void {
     if (this.isDisposed)
       throw new SlmkitError('DISPOSED', 'This chat was disposed; create a new one with model.createChat().');
@@ -207,7 +251,36 @@ export async function restoreChatSession(
   if (!Array.isArray(messages) || !messages.every(isMessage)) {
     throw new SlmkitError('INVALID_SNAPSHOT', 'The chat snapshot is corrupt: it has no valid message list.');
   }
+  const saved = header.continuation;
+  if (saved !== undefined && !isSavedContinuation(saved, model)) {
+    throw new SlmkitError('INVALID_SNAPSHOT', 'The chat snapshot is corrupt: its continuation is not valid.');
+  }
   checkChatOptions(options, model);
   const sequence = await model.restoreSequence(payload);
-  return new ChatSession(model, sequence, { ...options, messages });
+  const continuation = saved && {
+    promptText: saved.promptText,
+    replyText: saved.replyText,
+    tokenIds: [...sequence.tokenIds, ...saved.nextIds],
+  };
+  return ChatSession.continuing(model, sequence, { ...options, messages }, continuation);
+}
+
+/** A {@link ChatContinuation} in a chat snapshot: the ids it has after the sequence's. */
+interface SavedContinuation {
+  promptText: string;
+  replyText: string;
+  nextIds: number[];
+}
+
+/** Whether `value` is a continuation as `save()` writes it, with ids of `model`'s vocabulary. */
+function isSavedContinuation(value: unknown, model: LanguageModel): value is SavedContinuation {
+  const v = value as Partial<Record<keyof SavedContinuation, unknown>> | null;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.promptText === 'string' &&
+    typeof v.replyText === 'string' &&
+    Array.isArray(v.nextIds) &&
+    v.nextIds.every((id) => Number.isInteger(id) && id >= 0 && id < model.config.vocabSize)
+  );
 }
