@@ -109,10 +109,9 @@ function chatTokenCheck(perRound: readonly Map<ChatRole, ChatTurn[]>[]): string[
     recompute?.forEach((turn, i) => {
       if (chat?.[i]) {
         compared++;
-        const at = firstDifference(chat[i].tokenIds, turn.tokenIds);
-        if (at < 0) sameTurns++;
-        else
-          problems.push(`round ${round + 1} turn ${i + 1}: chat differs from recompute at new token ${at}`);
+        // Not a defect when they differ: the chat continues from the tokens it generated, recompute
+        // encodes the rendered conversation again, and a random model's replies rarely survive that.
+        if (firstDifference(chat[i].tokenIds, turn.tokenIds) < 0) sameTurns++;
       }
       const other = transformers?.[i];
       if (other?.promptIds && turn.promptIds) {
@@ -135,7 +134,7 @@ function chatTokenCheck(perRound: readonly Map<ChatRole, ChatTurn[]>[]): string[
     });
   });
   const lines = [
-    `**Tokens:** slmkit chat = slmkit recompute in ${sameTurns} of ${compared} turns; transformers.js fed the same prompt ids as slmkit in ${samePrompts} of ${promptCompared} turns, and generated the same tokens in ${sameAfterSamePrompt} of those.`,
+    `**Tokens:** slmkit chat = slmkit recompute in ${sameTurns} of ${compared} turns (the chat continues from the tokens it generated, recompute encodes the rendered conversation again: with random weights the replies rarely survive that, see docs/chat.md); transformers.js fed the same prompt ids as slmkit in ${samePrompts} of ${promptCompared} turns, and generated the same tokens in ${sameAfterSamePrompt} of those.`,
   ];
   if (problems.length) lines.push('', ...problems.slice(0, 12).map((p) => `- ${p}`));
   if (problems.length > 12) lines.push(`- … and ${problems.length - 12} more`);
