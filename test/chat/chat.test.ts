@@ -116,6 +116,39 @@ describe('chat sessions', () => {
     }
   });
 
+  it("with history 'text', 10 greedy turns equal recomputing the conversation from scratch, and reuse their prefix", async () => {
+    const chat = model.createChat({ system: 'You are terse.', history: 'text' });
+    try {
+      for (const [turn, question] of QUESTIONS.entries()) {
+        const before = chat.messages;
+        const fresh = await scratch.generate([...before, { role: 'user', content: question }], GREEDY);
+        const reply = await chat.send(question, GREEDY);
+        expect(reply.tokenIds, `turn ${turn + 1}`).toEqual(fresh.tokenIds);
+        expect(reply.usage.promptTokens).toBe(fresh.usage.promptTokens);
+        if (turn > 0) {
+          // At least the whole conversation before the last reply was reused.
+          const earlier = await model.countTokens(before.slice(0, -1));
+          expect(reply.usage.cachedPromptTokens).toBeGreaterThanOrEqual(earlier - 1);
+        }
+      }
+      // A fork keeps the mode: its turns equal recomputing too (the second continues the first).
+      const fork = await chat.fork();
+      for (const question of QUESTIONS.slice(0, 2)) {
+        const fresh = await scratch.generate([...fork.messages, { role: 'user', content: question }], GREEDY);
+        expect((await fork.send(question, GREEDY)).tokenIds).toEqual(fresh.tokenIds);
+      }
+      await fork.dispose();
+      expect(() => model.createChat({ history: 'all' as never })).toThrow(
+        expect.objectContaining({
+          code: 'INVALID_OPTION',
+          message: expect.stringMatching(/history must be 'tokens' or 'text'.*got "all"/),
+        }),
+      );
+    } finally {
+      await chat.dispose();
+    }
+  });
+
   it('a turn ended by an end-of-sequence token continues without it: the template writes the end of the turn', async () => {
     const chat = model.createChat({ system: 'You are terse.' });
     const transcript = new Transcript();

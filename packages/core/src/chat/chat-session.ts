@@ -44,7 +44,19 @@ function checkChatOptions(options: unknown, model: LanguageModel) {
       `Chat options must be an object (or left out); got ${showValue(options)}.`,
     );
   }
-  const { messages = [], system, contextPolicy = 'error', defaults } = options as ChatOptions;
+  const {
+    messages = [],
+    system,
+    contextPolicy = 'error',
+    defaults,
+    history = 'tokens',
+  } = options as ChatOptions;
+  if (history !== 'tokens' && history !== 'text') {
+    throw new SlmkitError(
+      'INVALID_OPTION',
+      `options.history must be 'tokens' or 'text' (or left out); got ${showValue(history)}.`,
+    );
+  }
   if (!Array.isArray(messages)) {
     throw new SlmkitError(
       'INVALID_OPTION',
@@ -66,7 +78,7 @@ function checkChatOptions(options: unknown, model: LanguageModel) {
       });
     }
   }
-  return { messages: initial, system, contextPolicy, defaults };
+  return { messages: initial, system, contextPolicy, defaults, history };
 }
 
 /**
@@ -80,6 +92,8 @@ export class ChatSession implements Chat {
   private readonly policy: ContextPolicy;
   private readonly defaults: ChatOptions['defaults'];
   private isDisposed = false;
+  /** Whether turns continue from the tokens the sequence holds (`history: 'tokens'`). */
+  private readonly continues: boolean;
   /** What the sequence holds after the last turn, so the next one continues from its tokens. */
   private continuation: ChatContinuation | undefined;
 
@@ -93,10 +107,11 @@ export class ChatSession implements Chat {
     private readonly sequence: Sequence,
     options: ChatOptions,
   ) {
-    const { messages, system, contextPolicy, defaults } = checkChatOptions(options, model);
+    const { messages, system, contextPolicy, defaults, history } = checkChatOptions(options, model);
     this.history = system === undefined ? messages : [{ role: 'system', content: system }, ...messages];
     this.policy = contextPolicy;
     this.defaults = defaults;
+    this.continues = history === 'tokens';
   }
 
   /**
@@ -111,7 +126,7 @@ export class ChatSession implements Chat {
     continuation: ChatContinuation | undefined,
   ): ChatSession {
     const chat = new ChatSession(model, sequence, options);
-    chat.continuation = continuation;
+    if (chat.continues) chat.continuation = continuation;
     return chat;
   }
 
@@ -163,7 +178,9 @@ export class ChatSession implements Chat {
           result: async () => {
             const reply = await inner.result;
             this.history = [...messages, { role: 'assistant', content: reply.text }];
-            this.continuation = await continuationAfter(this.model, rendered, inputIds, reply);
+            if (this.continues) {
+              this.continuation = await continuationAfter(this.model, rendered, inputIds, reply);
+            }
             return reply;
           },
         };
@@ -178,7 +195,12 @@ export class ChatSession implements Chat {
       ChatSession.continuing(
         this.model,
         await this.sequence.fork(),
-        { messages: this.history, contextPolicy: this.policy, defaults: this.defaults },
+        {
+          messages: this.history,
+          contextPolicy: this.policy,
+          defaults: this.defaults,
+          history: this.continues ? 'tokens' : 'text',
+        },
         this.continuation,
       ),
     );

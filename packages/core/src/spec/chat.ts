@@ -39,6 +39,15 @@ export interface ChatOptions {
   contextPolicy?: ContextPolicy;
   /** Defaults for every turn, overridden by the options of `send` / `stream`. */
   defaults?: Omit<GenerateOptions, 'sequence' | 'signal'>;
+  /**
+   * What a turn's prompt tokens are (see docs/chat.md):
+   * - `'tokens'` (default): the tokens the model read and generated in the previous turn, then the
+   *   tokens of the rendering's text after the reply. Nothing is cut back and prefilled again.
+   * - `'text'`: the whole rendered conversation, encoded, as `generate(messages)` (or a stateless
+   *   chat server) sees it: a turn equals recomputing the conversation from scratch, and the
+   *   sequence is cut back wherever encoding the previous reply again gives other tokens.
+   */
+  history?: 'tokens' | 'text';
 }
 
 /** Options of one chat turn: generation options, without `sequence` (the chat has its own). */
@@ -46,8 +55,9 @@ export type ChatTurnOptions = Omit<GenerateOptions, 'sequence'>;
 
 /**
  * A multi-turn conversation that keeps its own sequence: each turn renders the whole conversation
- * with the model's chat template and reuses the longest token prefix the sequence already holds, so
- * a turn prefills only what is new (an edited earlier message is found by comparing tokens).
+ * with the model's chat template and continues from what the sequence already holds (see
+ * `ChatOptions.history`), so a turn prefills only what is new (an edited earlier message is found
+ * by comparing tokens).
  *
  * @example
  * ```ts
