@@ -212,16 +212,18 @@ function guardExit(thread: SessionThread): void {
     exitHooked = true;
     process.on('exit', () => {
       const threads = [...guardedThreads];
-      // First every thread refuses new calls, then each one's call in progress is waited for.
+      // First every thread refuses new calls, then each one's call in progress is waited for, all
+      // within one bound (not one per thread: a process with many models would wait that many times).
       for (const each of threads) each.closeForExit();
-      for (const each of threads) each.awaitNativeCalls();
+      const deadline = performance.now() + EXIT_WAIT_MS;
+      for (const each of threads) each.awaitNativeCalls(deadline);
     });
   }
   guardedThreads.add(thread);
 }
 
 /**
- * Longest a process exit waits for a native call in progress. A decoding step takes milliseconds; a
+ * Longest a process exit waits for the native calls in progress, of all threads together. A decoding step takes milliseconds; a
  * long prefill of a large model on a CPU can take many seconds. The bound is for a thread that died
  * in the middle of a call before this thread heard of it (its count never goes back to 0): the
  * process then exits as it would without the wait.
@@ -312,10 +314,10 @@ class SessionThread {
 
   /**
    * At process exit, after {@link closeForExit}: blocks until the thread's native call in progress
-   * returns, so the process stops the thread between calls.
+   * returns (or `deadline`, a `performance.now()` time, passes), so the process stops the thread
+   * between calls.
    */
-  awaitNativeCalls(): void {
-    const deadline = performance.now() + EXIT_WAIT_MS;
+  awaitNativeCalls(deadline: number): void {
     for (;;) {
       const busy = Atomics.load(this.guard, GUARD_BUSY);
       const left = deadline - performance.now();
