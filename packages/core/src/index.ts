@@ -7,7 +7,7 @@
 export { ChatSession, restoreChatSession } from './chat/chat-session.js';
 export type { LocalLanguageModel, PrefixCacheOption } from './engine/local-model.js';
 export type { ModelSourceReader } from './model/model-source.js';
-export type { TextTokenizer } from './model/tokenizer.js';
+export type { TextTokenizer, VocabularyEncoding } from './model/tokenizer.js';
 export type { ModelDtype } from './sources/dtype.js';
 export type { LoadProgress, LoadProgressCallback } from './sources/progress.js';
 export type { ModelFile } from './spec/backend.js';
@@ -23,6 +23,7 @@ export type {
   GenerationStream,
   GenerationUsage,
   Prompt,
+  ResponseFormat,
   StreamChunk,
   TokenizedPrompt,
 } from './spec/generation.js';

@@ -1,3 +1,4 @@
+import type { TokenMaskStage } from '../constraints/token-mask-stage.js';
 import { LogitsPipeline } from '../logits/pipeline.js';
 import { createRng, randomSeed } from '../logits/rng.js';
 import { TokenSampler } from '../logits/sampler.js';
@@ -35,6 +36,8 @@ export interface GenerationRequest {
    */
   readonly cache: KvCache;
   readonly reusedTokens: number;
+  /** The token mask of each sequence, when the call has a `responseFormat`. */
+  readonly tokenMasks?: readonly TokenMaskStage[];
 }
 
 /** The state of one sequence of the batch. */
@@ -48,6 +51,9 @@ class SequenceState {
   readonly stopMatcher: StopStringMatcher;
   readonly pipeline: LogitsPipeline;
   readonly sampler: TokenSampler;
+  readonly tokenMask: TokenMaskStage | undefined;
+  /** With a responseFormat: the output so far is complete (the format may end after it). */
+  formatComplete = false;
 
   constructor(
     readonly index: number,
@@ -59,7 +65,8 @@ class SequenceState {
     this.detokenizer = new IncrementalDetokenizer(tokenizer);
     this.stopMatcher = new StopStringMatcher(options.stop);
     const context = { sequenceIndex: index, promptTokenIds, generatedTokenIds: this.tokenIds };
-    this.pipeline = new LogitsPipeline(options, context, vocabSize);
+    this.tokenMask = request.tokenMasks?.[index];
+    this.pipeline = new LogitsPipeline({ ...options, tokenMask: this.tokenMask }, context, vocabSize);
     // Every sequence gets the same seed, so a prompt samples the same tokens alone or in a batch.
     this.sampler = new TokenSampler(options.sampling, createRng(seed));
   }
@@ -127,7 +134,24 @@ export class GenerationRun {
           } else {
             row = (logits.data as Float32Array).subarray(offset, offset + vocab);
           }
+          // The mask of a responseFormat is computed asynchronously, after the previous token.
+          if (s.tokenMask) await s.tokenMask.ready();
           const chunk = this.chooseToken(s, row, cache.length + 1 >= this.request.contextLength);
+          // An end-of-sequence token is allowed only where the format can end.
+          if (s.tokenMask && s.finishReason === 'eos') s.formatComplete = true;
+          else if (s.tokenMask) {
+            await s.tokenMask.ready();
+            s.formatComplete = s.tokenMask.complete;
+            // Nothing but the end can follow: stop here instead of running the model for it.
+            if (!s.tokenMask.ended || s.finishReason === 'stop') {
+              // Going on, or stopped by a stop string already.
+            } else if (s.finishReason === 'length') s.finishReason = 'stop';
+            else {
+              const text = this.finish(s, 'stop');
+              s.text += text;
+              chunk.text += text;
+            }
+          }
           stepIds[s.index] = BigInt(chunk.tokenId);
           yield chunk;
         }
@@ -151,6 +175,7 @@ export class GenerationRun {
         text: s.text,
         tokenIds: [...s.tokenIds],
         finishReason: s.finishReason ?? 'cancelled',
+        ...this.parsedObject(s),
         usage: {
           promptTokens: s.promptTokenIds.length,
           cachedPromptTokens: this.request.reusedTokens,
@@ -161,6 +186,22 @@ export class GenerationRun {
         },
       };
     });
+  }
+
+  /**
+   * `{ object }` for a JSON responseFormat whose output is a complete value (the grammar can end
+   * there and a stop string did not cut it), else nothing.
+   */
+  private parsedObject(s: SequenceState): { object?: unknown } {
+    const type = this.request.options.responseFormat?.type;
+    if (type !== 'json' && type !== 'json_schema') return {};
+    if (s.finishReason !== 'stop' && s.finishReason !== 'eos') return {};
+    if (!s.formatComplete) return {};
+    try {
+      return { object: JSON.parse(s.text) };
+    } catch {
+      return {};
+    }
   }
 
   /** The padded prompts from position `from` on, [batch, promptLength - from]. */

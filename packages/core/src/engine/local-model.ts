@@ -1,4 +1,6 @@
 import { ChatSession, restoreChatSession } from '../chat/chat-session.js';
+import { ResponseFormatCompiler } from '../constraints/response-format.js';
+import type { TokenMaskStage } from '../constraints/token-mask-stage.js';
 import type { ChatTemplate } from '../model/chat-template.js';
 import type { DecoderSignature } from '../model/decoder-signature.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
@@ -93,6 +95,8 @@ export class LocalLanguageModel implements LanguageModel {
   private readonly live = new Set<LocalSequence>();
   private readonly host: SequenceHost;
   private readonly encoder: PromptEncoder;
+  /** Compiles `responseFormat`s; made on the first call that has one. */
+  private formats: ResponseFormatCompiler | undefined;
 
   /** @internal Use `loadModel`, or `createModel` of @slmkit/node or @slmkit/web. */
   constructor(private readonly parts: LocalModelParts) {
@@ -159,12 +163,16 @@ export class LocalLanguageModel implements LanguageModel {
       if (this.released)
         throw new SlmkitError('DISPOSED', 'The model was disposed before this stream started.');
       sequence?.assertLive();
+      const tokenMasks = await this.tokenMasks(resolved, tokenized.length);
       const { cache, reused, keep } = await this.cacheFor(tokenized, sequence);
-      const run = this.newRun(tokenized, resolved, startTime, cache, reused);
+      const run = this.newRun(tokenized, resolved, startTime, cache, reused, tokenMasks);
       return {
         chunks: () => run.chunks(),
         result: () => (batched ? run.results() : run.results()[0]),
-        close: (failed) => keep(run, failed),
+        close: (failed) => {
+          for (const mask of tokenMasks ?? []) mask.dispose();
+          keep(run, failed);
+        },
       };
     };
     return queuedStream(() => this.queue.acquire(resolved.signal), open, this.openStreams);
@@ -307,6 +315,7 @@ export class LocalLanguageModel implements LanguageModel {
       this.prefixes.clear();
       for (const sequence of this.live) sequence.releaseNow();
       this.live.clear();
+      await this.formats?.dispose();
       await this.parts.session.release();
     })();
     return this.disposing;
@@ -344,12 +353,23 @@ export class LocalLanguageModel implements LanguageModel {
     return { cache, reused: 0, keep: () => cache.release() };
   }
 
+  /** The token mask of each sequence for the call's responseFormat (compiled on first use), or undefined. */
+  private async tokenMasks(
+    options: ResolvedGenerateOptions,
+    count: number,
+  ): Promise<TokenMaskStage[] | undefined> {
+    if (!options.responseFormat) return undefined;
+    this.formats ??= new ResponseFormatCompiler(this.parts.tokenizer, this.config.vocabSize);
+    return this.formats.masks(options.responseFormat, count, [...options.eosTokenIds]);
+  }
+
   private newRun(
     prompts: readonly (readonly number[])[],
     options: ResolvedGenerateOptions,
     startTime: number,
     cache: KvCache,
     reusedTokens: number,
+    tokenMasks?: readonly TokenMaskStage[],
   ): GenerationRun {
     const { session, signature, tokenizer, config } = this.parts;
     return new GenerationRun({
@@ -364,6 +384,7 @@ export class LocalLanguageModel implements LanguageModel {
       startTime,
       cache,
       reusedTokens,
+      tokenMasks,
     });
   }
 

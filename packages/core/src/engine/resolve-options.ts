@@ -1,8 +1,14 @@
+import { checkResponseFormat } from '../constraints/response-format.js';
 import type { PipelineOptions } from '../logits/pipeline.js';
 import type { SamplingParams } from '../logits/sampler.js';
 import { GENERATION_CONFIG_FIELDS } from '../model/config.js';
 import { SlmkitError, showValue } from '../spec/errors.js';
-import type { CachePrefixOptions, EncodeOptions, GenerateOptions } from '../spec/generation.js';
+import type {
+  CachePrefixOptions,
+  EncodeOptions,
+  GenerateOptions,
+  ResponseFormat,
+} from '../spec/generation.js';
 import type { GenerationDefaults, ModelConfig } from '../spec/model-config.js';
 
 /** Options after defaults were applied and every value was checked. */
@@ -19,6 +25,8 @@ export interface ResolvedGenerateOptions extends PipelineOptions {
   readonly eosTokenIds: ReadonlySet<number>;
   /** The call's abort signal, if any. */
   readonly signal: AbortSignal | undefined;
+  /** The format the output is constrained to, if any (checked, not compiled yet). */
+  readonly responseFormat: ResponseFormat | undefined;
 }
 
 function invalid(message: string): never {
@@ -206,6 +214,7 @@ export function resolveGenerateOptions(
   }
   checkSignal(options.signal);
   checkTemplateVariables(options.templateVariables);
+  checkResponseFormat(options.responseFormat);
 
   const temperatureGiven = options.temperature !== undefined;
   const doSample =
@@ -231,5 +240,6 @@ export function resolveGenerateOptions(
     stop,
     eosTokenIds: new Set(eos),
     signal: options.signal,
+    responseFormat: options.responseFormat,
   };
 }

@@ -12,6 +12,34 @@ export interface TextTokenizer {
   idToToken(id: number): string | undefined;
   /** The special token strings named in tokenizer_config.json (bos_token, eos_token, ...). */
   readonly specialTokens: Readonly<Record<string, string>>;
+  /** How token strings spell bytes, for grammars that match text token by token (`responseFormat`). */
+  readonly vocabularyEncoding: VocabularyEncoding;
+}
+
+/**
+ * How a vocabulary's token strings spell text: `byte_level` (GPT-2's byte-to-character map:
+ * SmolLM, Qwen, Llama 3), `byte_fallback` (SentencePiece pieces with `▁` for a space and `<0xNN>`
+ * byte tokens: Llama 2, TinyLlama, Mistral), or `raw` (the text itself). `prependSpace`: the
+ * tokenizer puts a space in front of the text (SentencePiece's prefix space).
+ */
+export interface VocabularyEncoding {
+  readonly type: 'byte_level' | 'byte_fallback' | 'raw';
+  readonly prependSpace: boolean;
+}
+
+/** The {@link VocabularyEncoding} of a tokenizer.json, read from its decoder, model and normalizer. */
+export function vocabularyEncoding(tokenizerJson: Record<string, unknown>): VocabularyEncoding {
+  const decoder = JSON.stringify(tokenizerJson.decoder ?? null);
+  const model = tokenizerJson.model as { byte_fallback?: unknown } | undefined;
+  const type = decoder.includes('"ByteLevel"')
+    ? 'byte_level'
+    : model?.byte_fallback === true || decoder.includes('"ByteFallback"')
+      ? 'byte_fallback'
+      : 'raw';
+  const prefix = JSON.stringify([tokenizerJson.normalizer ?? null, tokenizerJson.pre_tokenizer ?? null]);
+  const prependSpace =
+    prefix.includes('"Prepend"') || /"prepend_scheme":"(always|first)"|"add_prefix_space":true/.test(prefix);
+  return { type, prependSpace: type !== 'byte_level' && prependSpace };
 }
 
 function tokenContent(value: unknown): string | undefined {
@@ -32,6 +60,7 @@ export function createTokenizer(
   tokenizerConfig: Record<string, unknown>,
 ): TextTokenizer {
   const tokenizer = new HfTokenizer(tokenizerJson, tokenizerConfig);
+  const encoding = vocabularyEncoding(tokenizerJson);
   releaseConstructionTables(tokenizer, tokenizerJson);
   const specialTokens: Record<string, string> = {};
   for (const key of [
@@ -54,6 +83,7 @@ export function createTokenizer(
     tokenToId: (token) => tokenizer.token_to_id(token),
     idToToken: (id) => tokenizer.id_to_token(id),
     specialTokens,
+    vocabularyEncoding: encoding,
   };
 }
 

@@ -55,7 +55,42 @@ export interface GenerateOptions {
    * the new tokens. Without it, the model's automatic prefix cache is used.
    */
   sequence?: Sequence;
+  /**
+   * Constrains the output to a format (docs/structured-output.md): any JSON value, JSON that
+   * matches a schema, text that matches a regular expression, or a grammar. Only tokens that keep
+   * the output valid can be chosen, with greedy decoding and with sampling; the end-of-sequence
+   * token only where the format can end, and generation stops (finishReason 'stop') once nothing
+   * but the end can follow. For JSON the result carries the parsed value in `object`.
+   */
+  responseFormat?: ResponseFormat;
 }
+
+/**
+ * The format of `responseFormat` (docs/structured-output.md):
+ * - `{ type: 'json' }`: any JSON value, compact (no whitespace between tokens);
+ * - `{ type: 'json_schema', schema, name? }`: JSON valid against `schema`, in the documented
+ *   subset of JSON Schema (another keyword is an INVALID_OPTION error naming it), compact;
+ * - `{ type: 'regex', pattern }`: text matching the whole regular expression (JavaScript syntax,
+ *   without flags or lookaround);
+ * - `{ type: 'grammar', grammar }`: text of the grammar's `root` rule, in xgrammar's EBNF (a GBNF
+ *   dialect: `rule ::= …`, `"literals"`, `[character classes]`, `( )`, `|`, `* + ? {m,n}`).
+ *
+ * @example
+ * ```ts
+ * const { object } = await model.generate('A city:', {
+ *   responseFormat: { type: 'json_schema', schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+ * });
+ * ```
+ */
+export type ResponseFormat =
+  | { readonly type: 'json' }
+  | {
+      readonly type: 'json_schema';
+      readonly schema: Readonly<Record<string, unknown>>;
+      readonly name?: string;
+    }
+  | { readonly type: 'regex'; readonly pattern: string }
+  | { readonly type: 'grammar'; readonly grammar: string };
 
 /**
  * Why a sequence stopped: an end-of-sequence token, a stop string, the token limit or context
@@ -87,6 +122,12 @@ export interface GenerationResult {
   tokenIds: number[];
   /** Why generation of this prompt stopped. */
   finishReason: FinishReason;
+  /**
+   * With `responseFormat` `json` or `json_schema`: the parsed value once the output is a complete
+   * value. A generation cut before that (finishReason 'length' or 'cancelled') has no `object`,
+   * never a half-parsed one; `text` then holds the valid beginning of a value.
+   */
+  object?: unknown;
   /** Token counts and timings. */
   usage: GenerationUsage;
 }

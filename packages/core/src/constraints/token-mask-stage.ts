@@ -1,0 +1,122 @@
+import type { GrammarMatcher } from '@mlc-ai/web-xgrammar';
+import { SlmkitError } from '../spec/errors.js';
+import type { LogitsStage } from '../spec/logits.js';
+
+/**
+ * The token mask of a `responseFormat`: the pipeline's first stage (its `tokenMask` slot) for one
+ * sequence. It bans (`-Infinity`) every token the grammar does not allow next, the end-of-sequence
+ * tokens included until the grammar can end, and follows the chosen tokens in an xgrammar matcher.
+ *
+ * xgrammar's mask call is asynchronous, and `process` must not be: the next mask is computed as
+ * soon as a token is accepted (or the state is reset or rolled back), and the engine awaits
+ * {@link TokenMaskStage.ready} before it calls `process`.
+ */
+export class TokenMaskStage implements LogitsStage {
+  private mask: Int32Array | undefined;
+  private pending: Promise<void> | undefined;
+  /** Bumped by every change of state, so a mask computed for an earlier state is dropped. */
+  private version = 0;
+  private onlyStops = false;
+  private anyStop = false;
+
+  constructor(
+    private readonly matcher: GrammarMatcher,
+    private readonly stopTokenIds: readonly number[],
+  ) {}
+
+  /** Resolves once the mask for the current state is there (the engine awaits it before `process`). */
+  ready(): Promise<void> {
+    if (this.mask) return Promise.resolve();
+    const version = this.version;
+    this.pending ??= this.matcher.getNextTokenBitmask().then((mask) => {
+      if (version !== this.version) return this.ready();
+      this.mask = mask;
+      this.summarize(mask);
+    });
+    return this.pending;
+  }
+
+  /** The mask of the current state: bit `id % 32` of word `id >> 5` is set when token `id` is allowed. */
+  currentMask(): Int32Array {
+    if (!this.mask) {
+      throw new SlmkitError(
+        'RUNTIME_ERROR',
+        'The token mask was read before it was computed (await ready() first).',
+      );
+    }
+    return this.mask;
+  }
+
+  /** True once the grammar can take nothing more: only an end-of-sequence token may follow. */
+  get ended(): boolean {
+    this.currentMask();
+    return this.onlyStops;
+  }
+
+  /** True when the output so far is complete: an end-of-sequence token may follow. */
+  get complete(): boolean {
+    if (this.matcher.isTerminated()) return true;
+    this.currentMask();
+    return this.anyStop;
+  }
+
+  process(logits: Float32Array): void {
+    const mask = this.currentMask();
+    const n = logits.length;
+    for (let word = 0, base = 0; base < n; word++, base += 32) {
+      const bits = mask[word];
+      if (bits === -1) continue;
+      const end = Math.min(32, n - base);
+      for (let bit = 0; bit < end; bit++) if (((bits >>> bit) & 1) === 0) logits[base + bit] = -Infinity;
+    }
+  }
+
+  accept(tokenId: number): void {
+    if (!this.matcher.acceptToken(tokenId)) {
+      throw new SlmkitError(
+        'INVALID_OPTION',
+        `Token ${tokenId} was chosen although responseFormat does not allow it here: a logits processor or logitBias raised a token the format had banned.`,
+      );
+    }
+    this.changed();
+  }
+
+  rollback(count: number): void {
+    this.matcher.rollBack(count);
+    this.changed();
+  }
+
+  reset(): void {
+    this.matcher.reset();
+    this.changed();
+  }
+
+  /** Frees the matcher. */
+  dispose(): void {
+    this.version++;
+    this.matcher.dispose();
+  }
+
+  private changed(): void {
+    this.version++;
+    this.mask = undefined;
+    this.pending = undefined;
+    // Start on the next mask now: it is computed while the model runs its next step.
+    void this.ready().catch(() => {});
+  }
+
+  /** Whether the mask allows an end-of-sequence token, and whether it allows nothing else. */
+  private summarize(mask: Int32Array): void {
+    let anyStop = false;
+    const stopBits = new Map<number, number>();
+    for (const id of this.stopTokenIds) {
+      const word = id >> 5;
+      if ((mask[word] >>> (id & 31)) & 1) {
+        anyStop = true;
+        stopBits.set(word, (stopBits.get(word) ?? 0) | (1 << (id & 31)));
+      }
+    }
+    this.anyStop = anyStop;
+    this.onlyStops = anyStop && mask.every((bits, word) => (bits & ~(stopBits.get(word) ?? 0)) === 0);
+  }
+}
