@@ -1,0 +1,140 @@
+// The checks of responseFormat (typed errors, the model usable afterwards), the exact integer
+// ranges, and rollback of the token mask, on onnxruntime-node with the tiny model.
+import type { LocalLanguageModel } from '@slmkit/core';
+import { isSlmkitError } from '@slmkit/core';
+import { createModel } from '@slmkit/node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { integerRangeEbnf } from '../../packages/core/src/constraints/json-schema.js';
+import { ResponseFormatCompiler } from '../../packages/core/src/constraints/response-format.js';
+import { loadXgrammar } from '../../packages/core/src/constraints/xgrammar.js';
+import { ensureModel } from '../fixtures/models.js';
+
+let model: LocalLanguageModel;
+beforeAll(async () => {
+  model = await createModel(await ensureModel('tiny'));
+});
+afterAll(() => model?.dispose());
+
+const PROMPT = 'Once upon a time there was a';
+const schemaFormat = (schema: unknown) => ({ type: 'json_schema', schema }) as never;
+
+describe('responseFormat errors', () => {
+  it.each([
+    [{ type: 'string', not: { const: 'a' } }, '/not', 'not'],
+    [{ type: 'object', properties: { a: { type: 'integer', multipleOf: 2 } } }, '/properties/a/multipleOf', 'multipleOf'],
+    [{ type: 'array', uniqueItems: true }, '/uniqueItems', 'uniqueItems'],
+    [{ type: 'object', patternProperties: { x: {} } }, '/patternProperties', 'patternProperties'],
+    [{ if: { type: 'string' }, then: { minLength: 1 } }, '/if', 'if'],
+    [{ anyOf: [{ type: 'number', exclusiveMinimum: 0 }] }, '/anyOf/0/exclusiveMinimum', 'exclusiveMinimum'],
+    [{ $defs: { 'a/b': { allOf: [] } }, $ref: '#/$defs/a~1b' }, '/$defs/a~1b/allOf', 'allOf'],
+    [{ type: 'object', minProperties: 1 }, '/minProperties', 'minProperties'],
+  ])('unsupported keyword %j is INVALID_OPTION naming it and its path', async (schema, path, keyword) => {
+    let error: unknown;
+    try {
+      model.stream(PROMPT, { responseFormat: schemaFormat(schema) });
+    } catch (e) {
+      error = e;
+    }
+    expect(isSlmkitError(error, 'INVALID_OPTION')).toBe(true);
+    expect((error as Error).message).toContain(`at ${path}:`);
+    expect((error as Error).message).toContain(`"${keyword}"`);
+  });
+
+  it.each([
+    [{ type: 'json_schema', schema: { $ref: '#/$defs/missing' } }, 'points to nothing'],
+    [{ type: 'json_schema', schema: { $ref: 'http://example.com/s.json' } }, 'must point into the schema'],
+    [{ type: 'json_schema', schema: { type: 'strnig' } }, 'unknown type'],
+    [{ type: 'json_schema', schema: { type: 'string', format: 'ipv4' } }, 'format "ipv4"'],
+    [{ type: 'json_schema', schema: { type: 'string', minimum: 1 } }, 'minimum applies to numbers'],
+    [{ type: 'json_schema', schema: { type: 'integer', minimum: 5, maximum: 1 } }, 'greater than maximum'],
+    [{ type: 'json_schema', schema: { type: 'string', pattern: '(' } }, 'not a valid regular expression'],
+    [{ type: 'regex', pattern: '[a-' }, 'not a valid regular expression'],
+    [{ type: 'grammar', grammar: 'start ::= "a"' }, 'root rule'],
+    [{ type: 'xml' }, "responseFormat.type must be 'json'"],
+    ['json', 'must be an object'],
+  ])('%j is INVALID_OPTION at call time', (responseFormat, message) => {
+    expect(() => model.stream(PROMPT, { responseFormat: responseFormat as never })).toThrow(message);
+  });
+
+  it('a grammar the engine refuses rejects with INVALID_OPTION, and the model stays usable', async () => {
+    const bad = model.generate(PROMPT, { responseFormat: { type: 'grammar', grammar: 'root ::= undefined_rule' } });
+    await expect(bad).rejects.toMatchObject({ name: 'SlmkitError', code: 'INVALID_OPTION' });
+    const good = await model.generate(PROMPT, {
+      responseFormat: { type: 'grammar', grammar: 'root ::= "yes" | "no"' },
+      maxNewTokens: 5,
+    });
+    expect(['yes', 'no']).toContain(good.text);
+    expect(good.finishReason).toBe('stop');
+    const plain = await model.generate(PROMPT, { maxNewTokens: 3, temperature: 0 });
+    expect(plain.tokenIds).toHaveLength(3);
+  });
+});
+
+describe('integer ranges', () => {
+  it.each([
+    [3, 117],
+    [100, 117],
+    [-120, -3],
+    [-1000, 1000],
+    [0, 0],
+    [7, undefined],
+    [undefined, -42],
+    [123, 456],
+    [-5, 5],
+  ])('[%s, %s] accepts exactly its integers', async (min, max) => {
+    const xg = await loadXgrammar();
+    const grammar = await xg.Grammar.fromEBNF(`root ::= ${integerRangeEbnf({ min, max })}`);
+    const lo = (min ?? (max ?? 0) - 1500) - 300;
+    const hi = (max ?? (min ?? 0) + 1500) + 300;
+    const wrong: string[] = [];
+    for (let v = lo; v <= hi; v++) {
+      const inRange = (min === undefined || v >= min) && (max === undefined || v <= max);
+      if ((await xg.Testings.isGrammarAcceptString(grammar, String(v))) !== inRange) wrong.push(String(v));
+    }
+    for (const text of ['-0', '007', '01', '1.0', '']) {
+      if (await xg.Testings.isGrammarAcceptString(grammar, text)) wrong.push(text);
+    }
+    grammar.dispose();
+    expect(wrong).toEqual([]);
+  });
+});
+
+describe('the token mask stage', () => {
+  it('rollback restores the exact masks; reset the first one', async () => {
+    const compiler = new ResponseFormatCompiler(model.tokenizer, model.config.vocabSize);
+    const schema = { type: 'object', properties: { n: { type: 'integer', minimum: 3, maximum: 117 } }, required: ['n'] };
+    const [stage] = await compiler.masks({ type: 'json_schema', schema }, 1, model.config.eosTokenIds);
+    try {
+      // One token per character (a SentencePiece encoding would start with "▁{").
+      const tokens = [...'{"n":11'].map((c) => model.tokenizer.tokenToId(c)!);
+      const masks: Int32Array[] = [];
+      for (const id of tokens) {
+        await stage.ready();
+        masks.push(stage.currentMask().slice());
+        stage.accept(id);
+      }
+      await stage.ready();
+      masks.push(stage.currentMask().slice());
+      // After {"n":11 the digits 0-7 and "}" may follow, but not 8 or 9 (118 and 119 are out of range).
+      const allowed = (id: number) => ((masks.at(-1)![id >> 5] >>> (id & 31)) & 1) === 1;
+      expect(allowed(model.tokenizer.tokenToId('7')!)).toBe(true);
+      expect(allowed(model.tokenizer.tokenToId('8')!)).toBe(false);
+      for (let back = 1; back <= tokens.length; back++) {
+        stage.rollback(1);
+        await stage.ready();
+        expect(stage.currentMask()).toEqual(masks[tokens.length - back]);
+      }
+      for (const id of tokens.slice(0, 3)) {
+        await stage.ready();
+        stage.accept(id);
+      }
+      stage.reset();
+      await stage.ready();
+      expect(stage.currentMask()).toEqual(masks[0]);
+      expect(() => stage.accept(model.tokenizer.tokenToId('}')!)).toThrow(/does not allow it/);
+    } finally {
+      stage.dispose();
+      await compiler.dispose();
+    }
+  });
+});
