@@ -26,6 +26,8 @@ const stage = process.env.SLMKIT_BUILD_STAGE;
 const core = [
   pkg('core', {
     platform: 'neutral',
+    // The CJS build gets import.meta.url (constraints/xgrammar.ts resolves @mlc-ai/web-xgrammar with it).
+    shims: true,
     // `backend` is the entry for runtime adapters (@slmkit/core/backend); `testing` the test model
     // integrators use in their own tests (@slmkit/core/testing).
     entry: {

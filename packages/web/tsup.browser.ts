@@ -45,6 +45,8 @@ export function webBrowserBundle(
       // onnxruntime-web's build that loads its .mjs/.wasm runtime from beside the script (or wasmPaths)
       // instead of embedding it: pthread workers then load the small runtime, not the whole bundle.
       options.conditions = ['onnxruntime-web-use-extern-wasm', 'browser', 'module'];
+      // @mlc-ai/web-xgrammar (responseFormat) requires these two only when it runs in Node.
+      options.external = [...(options.external ?? []), 'url', 'module'];
     },
     async onSuccess() {
       await mkdir(outDir, { recursive: true });
