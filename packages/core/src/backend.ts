@@ -50,6 +50,7 @@ export type {
   ModelStorage,
   PrefixCacheOption,
   Prompt,
+  ResponseFormat,
   Sequence,
   SlmkitError,
   SlmkitErrorCode,
@@ -57,6 +58,7 @@ export type {
   StreamChunk,
   TextTokenizer,
   TokenizedPrompt,
+  VocabularyEncoding,
 } from './index.js';
 export type { PipelineOptions } from './logits/pipeline.js';
 export type { SamplingParams } from './logits/sampler.js';

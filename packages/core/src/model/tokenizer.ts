@@ -23,7 +23,9 @@ export interface TextTokenizer {
  * tokenizer puts a space in front of the text (SentencePiece's prefix space).
  */
 export interface VocabularyEncoding {
+  /** How bytes are spelled: GPT-2's byte map, SentencePiece with byte tokens, or plain text. */
   readonly type: 'byte_level' | 'byte_fallback' | 'raw';
+  /** The tokenizer puts a space in front of the text (SentencePiece's prefix space). */
   readonly prependSpace: boolean;
 }
 
