@@ -21,9 +21,14 @@ const schemaFormat = (schema: unknown) => ({ type: 'json_schema', schema }) as n
 describe('responseFormat errors', () => {
   it.each([
     [{ type: 'string', not: { const: 'a' } }, '/not', 'not'],
-    [{ type: 'object', properties: { a: { type: 'integer', multipleOf: 2 } } }, '/properties/a/multipleOf', 'multipleOf'],
+    [
+      { type: 'object', properties: { a: { type: 'integer', multipleOf: 2 } } },
+      '/properties/a/multipleOf',
+      'multipleOf',
+    ],
     [{ type: 'array', uniqueItems: true }, '/uniqueItems', 'uniqueItems'],
     [{ type: 'object', patternProperties: { x: {} } }, '/patternProperties', 'patternProperties'],
+    // biome-ignore lint/suspicious/noThenProperty: JSON Schema's then keyword
     [{ if: { type: 'string' }, then: { minLength: 1 } }, '/if', 'if'],
     [{ anyOf: [{ type: 'number', exclusiveMinimum: 0 }] }, '/anyOf/0/exclusiveMinimum', 'exclusiveMinimum'],
     [{ $defs: { 'a/b': { allOf: [] } }, $ref: '#/$defs/a~1b' }, '/$defs/a~1b/allOf', 'allOf'],
@@ -57,7 +62,9 @@ describe('responseFormat errors', () => {
   });
 
   it('a grammar the engine refuses rejects with INVALID_OPTION, and the model stays usable', async () => {
-    const bad = model.generate(PROMPT, { responseFormat: { type: 'grammar', grammar: 'root ::= undefined_rule' } });
+    const bad = model.generate(PROMPT, {
+      responseFormat: { type: 'grammar', grammar: 'root ::= undefined_rule' },
+    });
     await expect(bad).rejects.toMatchObject({ name: 'SlmkitError', code: 'INVALID_OPTION' });
     const good = await model.generate(PROMPT, {
       responseFormat: { type: 'grammar', grammar: 'root ::= "yes" | "no"' },
@@ -102,7 +109,11 @@ describe('integer ranges', () => {
 describe('the token mask stage', () => {
   it('rollback restores the exact masks; reset the first one', async () => {
     const compiler = new ResponseFormatCompiler(model.tokenizer, model.config.vocabSize);
-    const schema = { type: 'object', properties: { n: { type: 'integer', minimum: 3, maximum: 117 } }, required: ['n'] };
+    const schema = {
+      type: 'object',
+      properties: { n: { type: 'integer', minimum: 3, maximum: 117 } },
+      required: ['n'],
+    };
     const [stage] = await compiler.masks({ type: 'json_schema', schema }, 1, model.config.eosTokenIds);
     try {
       // One token per character (a SentencePiece encoding would start with "▁{").

@@ -146,7 +146,7 @@ describe.each(Object.entries(BACKENDS))('responseFormat: %s', (_name, load) => {
   });
 
   it('grammar: outputs are sentences of the grammar', async () => {
-    const grammar = String.raw`root ::= item ("," item){0,3} "."
+    const grammar = `root ::= item ("," item){0,3} "."
 item ::= "red" | "green" | [0-9]{1,2}`;
     for (const result of await outputs({ type: 'grammar', grammar }, 10)) {
       expect(result.finishReason).toBe('stop');
