@@ -148,4 +148,29 @@ describe('the token mask stage', () => {
       await compiler.dispose();
     }
   });
+
+  it('after the end-of-sequence token: ended, complete, nothing allowed, no engine abort', async () => {
+    const compiler = new ResponseFormatCompiler(model.tokenizer, model.config.vocabSize);
+    const schema = { type: 'integer', minimum: 3, maximum: 5 };
+    const [stage] = await compiler.masks({ type: 'json_schema', schema }, 1, model.config.eosTokenIds);
+    try {
+      await stage.ready();
+      stage.accept(model.tokenizer.tokenToId('4')!);
+      await stage.ready();
+      expect(stage.ended).toBe(true);
+      stage.accept(model.config.eosTokenIds[0]);
+      // The matcher has terminated: xgrammar aborts (a FATAL on stderr) if asked for a mask now.
+      await stage.ready();
+      expect(stage.ended).toBe(true);
+      expect(stage.complete).toBe(true);
+      expect(stage.currentMask().every((bits) => bits === 0)).toBe(true);
+      stage.rollback(1);
+      await stage.ready();
+      expect(stage.ended).toBe(true);
+      expect(stage.currentMask().some((bits) => bits !== 0)).toBe(true);
+    } finally {
+      stage.dispose();
+      await compiler.dispose();
+    }
+  });
 });

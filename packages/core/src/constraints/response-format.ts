@@ -136,7 +136,7 @@ export class ResponseFormatCompiler {
         xg.GrammarMatcher.createGrammarMatcher(compiled, [...stopTokenIds]),
       ),
     );
-    return matchers.map((matcher) => new TokenMaskStage(matcher, stopTokenIds));
+    return matchers.map((matcher) => new TokenMaskStage(matcher, stopTokenIds, this.vocabSize));
   }
 
   /** Frees the compiled formats and the compiler. */

@@ -22,11 +22,20 @@ export class TokenMaskStage implements LogitsStage {
   constructor(
     private readonly matcher: GrammarMatcher,
     private readonly stopTokenIds: readonly number[],
+    private readonly vocabSize: number,
   ) {}
 
   /** Resolves once the mask for the current state is there (the engine awaits it before `process`). */
   ready(): Promise<void> {
     if (this.mask) return Promise.resolve();
+    if (this.matcher.isTerminated()) {
+      // An end-of-sequence token was accepted: nothing may follow. (xgrammar aborts, printing a
+      // FATAL check failure, when asked for the mask of a terminated matcher.)
+      this.mask = new Int32Array(Math.ceil(this.vocabSize / 32));
+      this.anyStop = true;
+      this.onlyStops = true;
+      return Promise.resolve();
+    }
     const version = this.version;
     this.pending ??= this.matcher.getNextTokenBitmask().then((mask) => {
       if (version !== this.version) return this.ready();
