@@ -1,5 +1,10 @@
 // responseFormat on the random-weight tiny model (it knows no JSON: every valid output is the
 // constraint's doing), on onnxruntime-node on its session thread and in-process.
+//
+// Sample counts are kept small for the default suite (~25 s on 2 cores); SLMKIT_CONSTRAINT_SCALE=5
+// samples five times as many outputs of every format (20 per schema, 10 per regex).
+
+import { env } from 'node:process';
 import type { GenerateOptions, LocalLanguageModel, ResponseFormat } from '@slmkit/core';
 import { createModel } from '@slmkit/node';
 import Ajv2020 from 'ajv/dist/2020.js';
@@ -73,7 +78,8 @@ const SCHEMAS: Record<string, Record<string, unknown>> = {
 
 const PROMPT = 'Once upon a time there was a';
 const MAX_TOKENS = 160;
-const SAMPLES = 20;
+const SCALE = Number(env.SLMKIT_CONSTRAINT_SCALE ?? 1);
+const SAMPLES = 4 * SCALE;
 const sampled = (seed: number): GenerateOptions => ({
   temperature: 1,
   topK: 0,
@@ -119,7 +125,7 @@ describe.each(Object.entries(BACKENDS))('responseFormat: %s', (_name, load) => {
 
   it('json: outputs that end are JSON values; cut ones are length without object', async () => {
     let ended = 0;
-    for (const result of await outputs({ type: 'json' }, 8, 40)) {
+    for (const result of await outputs({ type: 'json' }, 3 * SCALE, 40)) {
       if (result.finishReason === 'length') {
         expect(result.object).toBeUndefined();
         continue;
@@ -139,7 +145,7 @@ describe.each(Object.entries(BACKENDS))('responseFormat: %s', (_name, load) => {
     '(ab|cd)*e',
   ])('regex %s: every output matches', async (pattern) => {
     const whole = new RegExp(`^(?:${pattern})$`, 'u');
-    for (const result of await outputs({ type: 'regex', pattern }, 10)) {
+    for (const result of await outputs({ type: 'regex', pattern }, 2 * SCALE)) {
       if (result.finishReason === 'length') continue;
       expect(result.text).toMatch(whole);
     }
@@ -148,7 +154,7 @@ describe.each(Object.entries(BACKENDS))('responseFormat: %s', (_name, load) => {
   it('grammar: outputs are sentences of the grammar', async () => {
     const grammar = `root ::= item ("," item){0,3} "."
 item ::= "red" | "green" | [0-9]{1,2}`;
-    for (const result of await outputs({ type: 'grammar', grammar }, 10)) {
+    for (const result of await outputs({ type: 'grammar', grammar }, 2 * SCALE)) {
       expect(result.finishReason).toBe('stop');
       expect(result.text).toMatch(/^(red|green|[0-9]{1,2})(,(red|green|[0-9]{1,2})){0,3}\.$/);
     }
@@ -175,6 +181,11 @@ item ::= "red" | "green" | [0-9]{1,2}`;
     const chat = model.createChat();
     const reply = await chat.send('Hi!', { responseFormat, maxNewTokens: 20 });
     expect(reply.object).toBeLessThanOrEqual(-3);
+    // The second turn continues from the first one's tokens (its prompt is built by the chat).
+    const second = await chat.send('Again', { responseFormat, maxNewTokens: 20 });
+    expect(second.finishReason).toBe('stop');
+    expect(second.object).toBeLessThanOrEqual(-3);
+    expect(second.usage.cachedPromptTokens).toBeGreaterThan(0);
     await chat.dispose();
   });
 });
