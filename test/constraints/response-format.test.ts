@@ -52,6 +52,11 @@ describe('responseFormat errors', () => {
     [{ type: 'json_schema', schema: { type: 'string', format: 'ipv4' } }, 'format "ipv4"'],
     [{ type: 'json_schema', schema: { type: 'string', minimum: 1 } }, 'minimum applies to numbers'],
     [{ type: 'json_schema', schema: { type: 'integer', minimum: 5, maximum: 1 } }, 'greater than maximum'],
+    // xgrammar's bounds on non-integer numbers are not exact (maximum: 10 lets 10.5 through).
+    [{ type: 'json_schema', schema: { type: 'number', maximum: 10 } }, 'only on integers'],
+    [{ type: 'json_schema', schema: { type: ['number', 'null'], minimum: 0 } }, 'only on integers'],
+    [{ type: 'json_schema', schema: { type: ['integer', 'null'], minimum: 0 } }, 'only on integers'],
+    [{ type: 'json_schema', schema: { minimum: 0 } }, 'only on integers'],
     [{ type: 'json_schema', schema: { type: 'string', pattern: '(' } }, 'not a valid regular expression'],
     [{ type: 'regex', pattern: '[a-' }, 'not a valid regular expression'],
     [{ type: 'grammar', grammar: 'start ::= "a"' }, 'root rule'],

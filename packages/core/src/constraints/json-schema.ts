@@ -11,7 +11,7 @@ const KEYWORDS: Readonly<Record<string, readonly string[]>> = {
   object: ['properties', 'required', 'additionalProperties'],
   array: ['items', 'prefixItems', 'minItems', 'maxItems'],
   string: ['minLength', 'maxLength', 'pattern', 'format'],
-  number: ['minimum', 'maximum'],
+  number: ['minimum', 'maximum'], // on type: 'integer' only (see checkNode)
 };
 const ALLOWED = new Set(Object.values(KEYWORDS).flat());
 const TYPES = new Set(['object', 'array', 'string', 'number', 'integer', 'boolean', 'null']);
@@ -116,6 +116,15 @@ function checkNode(node: unknown, path: string, root: Schema): void {
     if (key in node && !(typeof node[key] === 'number' && Number.isFinite(node[key])))
       refuse(`${path}/${key}`, `${key} must be a finite number; got ${showValue(node[key])}.`);
   }
+  // Integer ranges are written as our own exact grammar; xgrammar's bounds on other numbers are
+  // not exact (maximum: 10 lets 10.5 through), so they are refused rather than silently loose.
+  const bound = ['minimum', 'maximum'].find((key) => key in node);
+  if (bound && node.type !== 'integer')
+    refuse(
+      `${path}/${bound}`,
+      `${bound} is supported only on integers (type: 'integer', alone; use anyOf for integer or null): ` +
+        'the engine does not bound other numbers exactly (maximum: 10 would let 10.5 through).',
+    );
   if ('pattern' in node) {
     if (typeof node.pattern !== 'string') refuse(`${path}/pattern`, 'pattern must be a string.');
     try {
