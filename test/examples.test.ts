@@ -38,6 +38,18 @@ describe('examples', () => {
     expect(stdout).toContain('INVALID_OPTION: topP must be in (0, 1]; got 2.');
   });
 
+  it('structured-output gets schema, regex, grammar and chat outputs, and a refusal', async () => {
+    const { stdout } = await tsx('examples/structured-output.ts');
+    expect(stdout).toMatch(/^json_schema: stop \{"city":".*","population":\d+,"capital":(true|false)\}\n/);
+    expect(stdout).toContain('population in [1, 999]: true');
+    expect(stdout).toMatch(/\nregex: stop 20\d\d-(0[1-9]|1[0-2])-[0-2]\d\n/);
+    expect(stdout).toMatch(/\ngrammar: stop (red|green|blue)(, (red|green|blue)){1,2}\.\n/);
+    expect(stdout).toMatch(/\nchat: ([1-9]|10) \/ next turn, unconstrained: (length|eos)\n/);
+    expect(stdout).toContain(
+      'INVALID_OPTION: responseFormat.schema at /maximum: maximum is supported only on integers',
+    );
+  });
+
   it('testing checks code against createTestModel', async () => {
     const { stdout } = await tsx('examples/testing.ts');
     expect(stdout).toMatch(/^ok 1 - streamed \d+ tokens, as returned\n/);
