@@ -6,6 +6,7 @@ import { createModel } from '@slmkit/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { integerRangeEbnf } from '../../packages/core/src/constraints/json-schema.js';
 import { ResponseFormatCompiler } from '../../packages/core/src/constraints/response-format.js';
+import { TokenMaskStage } from '../../packages/core/src/constraints/token-mask-stage.js';
 import { loadXgrammar } from '../../packages/core/src/constraints/xgrammar.js';
 import { ensureModel } from '../fixtures/models.js';
 
@@ -71,6 +72,14 @@ describe('responseFormat errors', () => {
       responseFormat: { type: 'grammar', grammar: 'root ::= undefined_rule' },
     });
     await expect(bad).rejects.toMatchObject({ name: 'SlmkitError', code: 'INVALID_OPTION' });
+    // The engine's own message, not its "Aborted()" and a FATAL line on stderr.
+    const error = (await model
+      .generate(PROMPT, { responseFormat: { type: 'grammar', grammar: 'root ::= other_rule' } })
+      .catch((e: unknown) => e)) as Error;
+    expect(error.message).toContain('line 1, column 10: Rule "other_rule" is not defined');
+    expect(error.message).not.toMatch(/Aborted|FATAL|\.cc:/);
+    // Stack traces stay readable: no frame of the engine's one-line 1 MB bundle is shown as code.
+    expect(String(error.stack).length).toBeLessThan(3000);
     const good = await model.generate(PROMPT, {
       responseFormat: { type: 'grammar', grammar: 'root ::= "yes" | "no"' },
       maxNewTokens: 5,
@@ -152,6 +161,28 @@ describe('the token mask stage', () => {
       stage.dispose();
       await compiler.dispose();
     }
+  });
+
+  it('an engine failure is a SlmkitError RUNTIME_ERROR, not the raw WebAssembly error', async () => {
+    const raw = new WebAssembly.RuntimeError('Aborted(). Build with -sASSERTIONS for more info.');
+    const matcher = {
+      getNextTokenBitmask: () => Promise.reject(raw),
+      acceptToken: () => {
+        throw raw;
+      },
+      rollBack: () => {
+        throw raw;
+      },
+      isTerminated: () => false,
+    };
+    const stage = new TokenMaskStage(matcher as never, [2], 64);
+    await expect(stage.ready()).rejects.toMatchObject({
+      name: 'SlmkitError',
+      code: 'RUNTIME_ERROR',
+      cause: raw,
+    });
+    expect(() => stage.accept(5)).toThrow(expect.objectContaining({ code: 'RUNTIME_ERROR' }));
+    expect(() => stage.rollback(1)).toThrow('matcher could not roll back by 1 (xgrammar: Aborted())');
   });
 
   it('after the end-of-sequence token: ended, complete, nothing allowed, no engine abort', async () => {

@@ -4,7 +4,7 @@ import { SlmkitError, showValue } from '../spec/errors.js';
 import type { ResponseFormat } from '../spec/generation.js';
 import { checkJsonSchema, extractIntegerRanges, integerRangeEbnf } from './json-schema.js';
 import { TokenMaskStage } from './token-mask-stage.js';
-import { loadXgrammar } from './xgrammar.js';
+import { loadXgrammar, xgrammarError } from './xgrammar.js';
 
 function invalid(message: string): never {
   throw new SlmkitError('INVALID_OPTION', message);
@@ -135,7 +135,13 @@ export class ResponseFormatCompiler {
       Array.from({ length: count }, () =>
         xg.GrammarMatcher.createGrammarMatcher(compiled, [...stopTokenIds]),
       ),
-    );
+    ).catch((cause: unknown) => {
+      throw xgrammarError(
+        'RUNTIME_ERROR',
+        `The matchers of responseFormat ${format.type} could not be made`,
+        cause,
+      );
+    });
     return matchers.map((matcher) => new TokenMaskStage(matcher, stopTokenIds, this.vocabSize));
   }
 
@@ -189,11 +195,11 @@ export class ResponseFormatCompiler {
           return await compiler.compileGrammar(format.grammar);
       }
     } catch (cause) {
-      // xgrammar reports only "Aborted()" (its message goes to stderr).
-      throw new SlmkitError(
+      if (cause instanceof SlmkitError) throw cause;
+      throw xgrammarError(
         'INVALID_OPTION',
-        `responseFormat ${format.type} could not be compiled (xgrammar: ${(cause as Error)?.message ?? cause}); check it against docs/structured-output.md.`,
-        { cause },
+        `responseFormat ${format.type} could not be compiled; check it against docs/structured-output.md`,
+        cause,
       );
     }
   }
@@ -204,8 +210,12 @@ export class ResponseFormatCompiler {
       const { tokenizer, vocabSize } = this;
       const vocabulary = Array.from({ length: vocabSize }, (_, id) => tokenizer.idToToken(id) ?? '');
       const { type, prependSpace } = tokenizer.vocabularyEncoding;
-      const info = await xg.TokenizerInfo.createTokenizerInfo(vocabulary, type, prependSpace, vocabSize);
-      return xg.GrammarCompiler.createGrammarCompiler(info, true);
+      try {
+        const info = await xg.TokenizerInfo.createTokenizerInfo(vocabulary, type, prependSpace, vocabSize);
+        return await xg.GrammarCompiler.createGrammarCompiler(info, true);
+      } catch (cause) {
+        throw xgrammarError('RUNTIME_ERROR', "xgrammar could not read the model's vocabulary", cause);
+      }
     })();
     this.compiler.catch(() => {
       this.compiler = undefined;

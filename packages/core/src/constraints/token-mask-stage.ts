@@ -1,6 +1,7 @@
 import type { GrammarMatcher } from '@mlc-ai/web-xgrammar';
 import { SlmkitError } from '../spec/errors.js';
 import type { LogitsStage } from '../spec/logits.js';
+import { xgrammarError } from './xgrammar.js';
 
 /**
  * The token mask of a `responseFormat`: the pipeline's first stage (its `tokenMask` slot) for one
@@ -37,11 +38,16 @@ export class TokenMaskStage implements LogitsStage {
       return Promise.resolve();
     }
     const version = this.version;
-    this.pending ??= this.matcher.getNextTokenBitmask().then((mask) => {
-      if (version !== this.version) return this.ready();
-      this.mask = mask;
-      this.summarize(mask);
-    });
+    this.pending ??= this.matcher.getNextTokenBitmask().then(
+      (mask) => {
+        if (version !== this.version) return this.ready();
+        this.mask = mask;
+        this.summarize(mask);
+      },
+      (cause: unknown) => {
+        throw xgrammarError('RUNTIME_ERROR', 'The token mask of responseFormat could not be computed', cause);
+      },
+    );
     return this.pending;
   }
 
@@ -81,7 +87,13 @@ export class TokenMaskStage implements LogitsStage {
   }
 
   accept(tokenId: number): void {
-    if (!this.matcher.acceptToken(tokenId)) {
+    let accepted: boolean;
+    try {
+      accepted = this.matcher.acceptToken(tokenId);
+    } catch (cause) {
+      throw xgrammarError('RUNTIME_ERROR', `responseFormat could not follow token ${tokenId}`, cause);
+    }
+    if (!accepted) {
       throw new SlmkitError(
         'INVALID_OPTION',
         `Token ${tokenId} was chosen although responseFormat does not allow it here: a logits processor or logitBias raised a token the format had banned.`,
@@ -91,12 +103,12 @@ export class TokenMaskStage implements LogitsStage {
   }
 
   rollback(count: number): void {
-    this.matcher.rollBack(count);
+    this.call(`roll back by ${count}`, () => this.matcher.rollBack(count));
     this.changed();
   }
 
   reset(): void {
-    this.matcher.reset();
+    this.call('reset', () => this.matcher.reset());
     this.changed();
   }
 
@@ -104,6 +116,15 @@ export class TokenMaskStage implements LogitsStage {
   dispose(): void {
     this.version++;
     this.matcher.dispose();
+  }
+
+  /** Runs a matcher call; an engine failure becomes a SlmkitError. */
+  private call(what: string, run: () => void): void {
+    try {
+      run();
+    } catch (cause) {
+      throw xgrammarError('RUNTIME_ERROR', `The responseFormat matcher could not ${what}`, cause);
+    }
   }
 
   private changed(): void {

@@ -31,6 +31,37 @@ function isNode(): boolean {
 }
 
 const NODE_IMPORT = "await import('module')";
+const NODE_INIT = 'binding = await Module();';
+
+/**
+ * What the engine wrote to its stderr since the last {@link xgrammarError} (in Node, where it is
+ * captured; in browsers it goes to the console): the reason of a failure (`[FATAL] …/grammar_parser.cc:552: EBNF parser error at …`)
+ * is printed there, and the error thrown says only "Aborted()".
+ */
+let engineOutput: string[] = [];
+const captureEngineOutput = (...parts: unknown[]) => {
+  engineOutput.push(parts.join(' '));
+  if (engineOutput.length > 20) engineOutput = engineOutput.slice(-20);
+};
+
+/**
+ * A SlmkitError for a failure of the engine (`cause`): `what` failed, with the engine's own reason
+ * when it printed one, without its source path or "Aborted()". The raw error is kept as `cause`;
+ * its frames are in the one-line 1 MB bundle, so it must not be what reaches a stack printer.
+ */
+export function xgrammarError(
+  code: 'INVALID_OPTION' | 'RUNTIME_ERROR',
+  what: string,
+  cause: unknown,
+): SlmkitError {
+  const reasons = engineOutput
+    .filter((line) => line.startsWith('[FATAL]'))
+    .map((line) => line.replace(/^\[FATAL\] \S+?:\d+: /, '').trim());
+  engineOutput = [];
+  const raw = cause instanceof Error ? cause.message : String(cause);
+  const reason = reasons.at(-1) ?? raw.replace(/\. Build with -sASSERTIONS for more info\.$/, '');
+  return new SlmkitError(code, `${what} (xgrammar: ${reason.slice(0, 500)})`, { cause });
+}
 
 async function loadInNode(): Promise<XgrammarModule> {
   const { createRequire } = process.getBuiltinModule('node:module');
@@ -40,8 +71,16 @@ async function loadInNode(): Promise<XgrammarModule> {
   const file = require.resolve('@mlc-ai/web-xgrammar');
   // Its one dynamic import (of node:module) becomes a require: code made by `new Function` may
   // have no import() where the host gives none (vitest's module runner, vm contexts).
-  const source = readFileSync(file, 'utf8').split(NODE_IMPORT);
-  if (source.length !== 2) throw new Error(`expected one ${NODE_IMPORT} in ${file} (version 0.1.27)`);
+  let source = readFileSync(file, 'utf8');
+  for (const expected of [NODE_IMPORT, NODE_INIT]) {
+    if (source.split(expected).length !== 2)
+      throw new Error(`expected one ${expected} in ${file} (version 0.1.27)`);
+  }
+  // Its WebAssembly module prints failures with `printErr`: they are kept for xgrammarError. The
+  // sourceURL names its frames in stack traces (the line numbers are the file's plus 2).
+  source = source
+    .replace(NODE_IMPORT, "require('module')")
+    .replace(NODE_INIT, 'binding = await Module({ printErr: __slmkitPrintErr });');
   const module = { exports: {} as XgrammarModule };
   const run = new Function(
     'exports',
@@ -49,9 +88,10 @@ async function loadInNode(): Promise<XgrammarModule> {
     'require',
     '__filename',
     '__dirname',
-    source.join("require('module')"),
+    '__slmkitPrintErr',
+    `${source}\n//# sourceURL=@mlc-ai/web-xgrammar@0.1.27/lib/index.js`,
   );
-  run(module.exports, module, require, file, dirname(file));
+  run(module.exports, module, require, file, dirname(file), captureEngineOutput);
   return module.exports;
 }
 
