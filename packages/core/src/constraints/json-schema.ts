@@ -20,6 +20,7 @@ const FORMATS = new Set(['date', 'date-time', 'email', 'uuid']);
 /** A JSON pointer token (RFC 6901). */
 const token = (key: string) => key.replaceAll('~', '~0').replaceAll('/', '~1');
 
+/** Throws INVALID_OPTION for the schema node at JSON pointer `path`. */
 function refuse(path: string, message: string): never {
   throw new SlmkitError('INVALID_OPTION', `responseFormat.schema${path ? ` at ${path}` : ''}: ${message}`);
 }
@@ -40,6 +41,7 @@ export function checkJsonSchema(schema: unknown): void {
   checkNode(schema, '', schema);
 }
 
+/** Checks one schema node (at JSON pointer `path`) and its subschemas; `$ref`s resolve in `root`. */
 function checkNode(node: unknown, path: string, root: Schema): void {
   if (node === true || node === false) return;
   if (!isSchemaObject(node)) refuse(path, `a schema must be an object or a boolean; got ${showValue(node)}.`);

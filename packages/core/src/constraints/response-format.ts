@@ -6,6 +6,7 @@ import { checkJsonSchema, extractIntegerRanges, integerRangeEbnf } from './json-
 import { TokenMaskStage } from './token-mask-stage.js';
 import { loadXgrammar, xgrammarError } from './xgrammar.js';
 
+/** Throws SlmkitError INVALID_OPTION with `message`. */
 function invalid(message: string): never {
   throw new SlmkitError('INVALID_OPTION', message);
 }
@@ -118,6 +119,11 @@ export class ResponseFormatCompiler {
   private compiler: Promise<GrammarCompiler> | undefined;
   private readonly compiled = new Map<string, Promise<CompiledGrammar>>();
 
+  /**
+   * @param tokenizer - the model's tokenizer: its tokens' strings and their encoding (byte-level
+   *   or SentencePiece) are what xgrammar matches text against.
+   * @param vocabSize - the model's logits width (may exceed the tokenizer's vocabulary).
+   */
   constructor(
     private readonly tokenizer: TextTokenizer,
     private readonly vocabSize: number,
@@ -156,6 +162,7 @@ export class ResponseFormatCompiler {
     (await compiler?.catch(() => undefined))?.dispose();
   }
 
+  /** The compiled `format`, from the cache (keyed by its JSON) or compiled now; evicts the oldest. */
   private compile(format: ResponseFormat): Promise<CompiledGrammar> {
     const key = JSON.stringify(format);
     let compiled = this.compiled.get(key);
@@ -178,6 +185,10 @@ export class ResponseFormatCompiler {
     return compiled;
   }
 
+  /**
+   * Compiles `format` with xgrammar; a format the engine refuses is INVALID_OPTION with the
+   * engine's reason.
+   */
   private async compileNew(format: ResponseFormat): Promise<CompiledGrammar> {
     const compiler = await this.grammarCompiler();
     try {
@@ -204,6 +215,7 @@ export class ResponseFormatCompiler {
     }
   }
 
+  /** xgrammar's compiler over this model's vocabulary, made once (again after a failure). */
   private grammarCompiler(): Promise<GrammarCompiler> {
     this.compiler ??= (async () => {
       const xg = await loadXgrammar();

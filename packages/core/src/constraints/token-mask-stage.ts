@@ -20,6 +20,12 @@ export class TokenMaskStage implements LogitsStage {
   private onlyStops = false;
   private anyStop = false;
 
+  /**
+   * @param matcher - xgrammar's matcher of the compiled format, for this sequence alone; the stage
+   *   owns it and frees it in {@link TokenMaskStage.dispose}.
+   * @param stopTokenIds - the end-of-sequence tokens the matcher was made with.
+   * @param vocabSize - the width of the logits row (the mask has `ceil(vocabSize / 32)` words).
+   */
   constructor(
     private readonly matcher: GrammarMatcher,
     private readonly stopTokenIds: readonly number[],
@@ -75,6 +81,7 @@ export class TokenMaskStage implements LogitsStage {
     return this.anyStop;
   }
 
+  /** Sets every banned token's logit to `-Infinity`, in place (after {@link TokenMaskStage.ready}). */
   process(logits: Float32Array): void {
     const mask = this.currentMask();
     const n = logits.length;
@@ -86,6 +93,10 @@ export class TokenMaskStage implements LogitsStage {
     }
   }
 
+  /**
+   * Advances the matcher by the chosen token and starts on the next mask. A token the mask banned
+   * (raised by a later stage or `logitBias`) is INVALID_OPTION; an engine failure RUNTIME_ERROR.
+   */
   accept(tokenId: number): void {
     let accepted: boolean;
     try {
@@ -102,11 +113,13 @@ export class TokenMaskStage implements LogitsStage {
     this.changed();
   }
 
+  /** Undoes the last `count` accepted tokens (the masks are then those of that earlier state). */
   rollback(count: number): void {
     this.call(`roll back by ${count}`, () => this.matcher.rollBack(count));
     this.changed();
   }
 
+  /** Back to the start of the format, before any token. */
   reset(): void {
     this.call('reset', () => this.matcher.reset());
     this.changed();
@@ -127,6 +140,7 @@ export class TokenMaskStage implements LogitsStage {
     }
   }
 
+  /** Drops the mask of the old state and starts computing the new one in the background. */
   private changed(): void {
     this.version++;
     this.mask = undefined;

@@ -25,6 +25,7 @@ export function loadXgrammar(): Promise<XgrammarModule> {
   return loading;
 }
 
+/** True in Node (process.getBuiltinModule is there, from Node 20.16), not in browsers or workers. */
 function isNode(): boolean {
   const proc = (globalThis as { process?: NodeJS.Process }).process;
   return typeof proc?.versions?.node === 'string' && typeof proc.getBuiltinModule === 'function';
@@ -63,6 +64,7 @@ export function xgrammarError(
   return new SlmkitError(code, `${what} (xgrammar: ${reason.slice(0, 500)})`, { cause });
 }
 
+/** Evaluates the installed bundle as CommonJS, with its stderr captured (see {@link loadXgrammar}). */
 async function loadInNode(): Promise<XgrammarModule> {
   const { createRequire } = process.getBuiltinModule('node:module');
   const { readFileSync } = process.getBuiltinModule('node:fs');
@@ -95,6 +97,7 @@ async function loadInNode(): Promise<XgrammarModule> {
   return module.exports;
 }
 
+/** Imports the bundle and finds its exports where the bundler or the UMD wrapper put them. */
 async function loadInBrowser(): Promise<XgrammarModule> {
   const imported = (await import('@mlc-ai/web-xgrammar')) as Partial<XgrammarModule> & {
     default?: Partial<XgrammarModule>;

@@ -51,6 +51,7 @@ class SequenceState {
   readonly stopMatcher: StopStringMatcher;
   readonly pipeline: LogitsPipeline;
   readonly sampler: TokenSampler;
+  /** The responseFormat's mask of this sequence (also the first stage of `pipeline`), if any. */
   readonly tokenMask: TokenMaskStage | undefined;
   /** With a responseFormat: the output so far is complete (the format may end after it). */
   formatComplete = false;
