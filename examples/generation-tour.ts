@@ -42,10 +42,14 @@ console.log(
   batch.map((r) => r.tokenIds.length),
 );
 
-// 5. Token ids in, token ids out; the tokenizer is the model's own.
-const ids = model.tokenizer.encode('Hello world');
+// 5. Token ids in, token ids out; the tokenizer is the model's own. Text that continues a prompt
+//    is encoded without the tokenizer's special tokens (BOS).
+const ids = [
+  ...(await model.encode('Hello')),
+  ...(await model.encode(' world', { addSpecialTokens: false })),
+];
 const fromIds = await model.generate({ inputIds: ids }, { maxNewTokens: 4 });
-console.log('ids:', ids, '→', fromIds.tokenIds, model.tokenizer.decode(fromIds.tokenIds));
+console.log('ids:', ids, '→', fromIds.tokenIds, await model.decode(fromIds.tokenIds));
 
 // 6. Penalties, bias and your own logits processor.
 const noRepeats: LogitsProcessor = (logits, { generatedTokenIds }) => {
