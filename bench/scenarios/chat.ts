@@ -121,7 +121,7 @@ async function runTransformers(load: LoadOptions): Promise<{ loadMs: number; tur
   } as never)) as Tensor;
   warmupOutput.dispose?.();
   tokenizer.apply_chat_template([...WARMUP_MESSAGES], { add_generation_prompt: true, return_dict: true });
-  const messages: ChatMessage[] = [{ role: 'system', content: CHAT_SYSTEM }];
+  const messages: { role: string; content: string }[] = [{ role: 'system', content: CHAT_SYSTEM }];
   const turns: ChatTurn[] = [];
   for (const content of CHAT_USER_MESSAGES) {
     messages.push({ role: 'user', content });

@@ -457,7 +457,7 @@ describe('item 9: messages are checked before the template renders them', () => 
     [
       'a non-text content part',
       [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }],
-      /messages\[0\]\.content\[0\]/,
+      /messages\[0\]\.content\[0\] is a part of type "image_url"/,
     ],
     [
       'a role the template drops',
@@ -488,7 +488,7 @@ describe('item 9: messages are checked before the template renders them', () => 
         ],
       },
     ];
-    const joined = [{ role: 'user', content: 'Hi\nthere' }];
+    const joined = [{ role: 'user', content: 'Hithere' }];
     expect(await model.applyChatTemplate(parts as never)).toBe(await model.applyChatTemplate(joined));
     expect((await model.generate(parts as never, GREEDY)).tokenIds).toEqual(
       (await model.generate(joined, GREEDY)).tokenIds,

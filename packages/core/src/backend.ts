@@ -56,6 +56,7 @@ export type {
   SlmkitErrorCode,
   StorageWriter,
   StreamChunk,
+  TextContentPart,
   TextTokenizer,
   TokenizedPrompt,
   VocabularyEncoding,

@@ -29,7 +29,7 @@ export type {
 } from './spec/generation.js';
 export type { LanguageModel } from './spec/language-model.js';
 export type { LogitsContext, LogitsProcessor, LogitsStage } from './spec/logits.js';
-export type { ChatMessage } from './spec/messages.js';
+export type { ChatMessage, TextContentPart } from './spec/messages.js';
 export type { GenerationDefaults, ModelConfig } from './spec/model-config.js';
 export type { Sequence } from './spec/sequence.js';
 export type { ModelStorage, StorageWriter } from './spec/storage.js';

@@ -2,6 +2,7 @@ import { CallQueue } from '../engine/call-queue.js';
 import { queuedStream } from '../engine/generation-stream.js';
 import { resolveGenerateOptions } from '../engine/resolve-options.js';
 import { decodeSnapshot, encodeSnapshot } from '../engine/snapshot.js';
+import { checkMessage as checkRenderedMessage } from '../model/chat-template.js';
 import type { Chat, ChatOptions, ChatTurnOptions, ContextPolicy } from '../spec/chat.js';
 import { isSlmkitError, SlmkitError, showValue } from '../spec/errors.js';
 import type { GenerationResult, GenerationStream } from '../spec/generation.js';
@@ -11,21 +12,24 @@ import type { Sequence } from '../spec/sequence.js';
 import { checkContextPolicy, fitConversation } from './context-policy.js';
 import { type ChatContinuation, continuationAfter, continuedPrompt } from './continuation.js';
 
-const isMessage = (m: unknown): m is ChatMessage =>
-  typeof m === 'object' &&
-  m !== null &&
-  typeof (m as ChatMessage).role === 'string' &&
-  typeof (m as ChatMessage).content === 'string';
-
+/**
+ * Checks a message as rendering would ({@link checkMessages}: INVALID_INPUT naming `where` and the
+ * field or content part), and returns a copy of it as given: text parts stay parts in the history.
+ */
 function checkMessage(message: unknown, where: string): ChatMessage {
-  if (!isMessage(message)) {
-    throw new SlmkitError(
-      'INVALID_INPUT',
-      `${where} must be a string or a { role, content } message with string fields.`,
-    );
-  }
-  return { ...message };
+  checkRenderedMessage(message, where);
+  const m = message as ChatMessage;
+  return Array.isArray(m.content) ? { ...m, content: m.content.map((part) => ({ ...part })) } : { ...m };
 }
+
+const isValidMessage = (message: unknown, i: number): boolean => {
+  try {
+    checkRenderedMessage(message, `messages[${i}]`);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 const isObject = (value: unknown): value is object =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -157,7 +161,7 @@ export class ChatSession implements Chat {
   stream(content: string | ChatMessage, options: ChatTurnOptions = {}): GenerationStream<GenerationResult> {
     this.assertLive();
     const message =
-      typeof content === 'string' ? { role: 'user', content } : checkMessage(content, 'content');
+      typeof content === 'string' ? { role: 'user', content } : checkMessage(content, 'message');
     // `options` is checked alone first: spread into the defaults, one that is not an object would vanish.
     resolveGenerateOptions(options, this.model.config);
     const turn = { ...this.defaults, ...options };
@@ -270,7 +274,7 @@ export async function restoreChatSession(
 ): Promise<Chat> {
   const { header, payload } = decodeSnapshot(snapshot, 'chat');
   const messages = header.messages;
-  if (!Array.isArray(messages) || !messages.every(isMessage)) {
+  if (!Array.isArray(messages) || !messages.every(isValidMessage)) {
     throw new SlmkitError('INVALID_SNAPSHOT', 'The chat snapshot is corrupt: it has no valid message list.');
   }
   const saved = header.continuation;

@@ -29,12 +29,6 @@ export function selectChatTemplateSource(
   return undefined;
 }
 
-/** A message's content as an array of OpenAI-style text parts. */
-interface TextPart {
-  readonly type: 'text';
-  readonly text: string;
-}
-
 /** Roles templates commonly know; a message with any other role is checked to reach the prompt. */
 const COMMON_ROLES = new Set(['system', 'user', 'assistant', 'tool', 'developer', 'ipython', 'function']);
 
@@ -43,44 +37,75 @@ function invalidMessage(message: string): never {
 }
 
 /**
- * Checks messages before a template sees them, and returns them as templates expect them: `role` a
- * non-empty string; `content` a string, or an array of `{ type: 'text', text }` parts (the OpenAI
- * shape), which becomes their texts joined by newlines. `content` may be absent or null only
- * beside `tool_calls`. Anything else throws INVALID_INPUT naming the message and the field.
+ * The text of OpenAI-style content parts, joined with '' (as templates that iterate parts print
+ * them: one after another). Every part must be `{ type: 'text', text: string }`; any other part
+ * (`image_url`, `input_audio`, ...) throws INVALID_INPUT naming `where`, the part's index and its
+ * type, since slmkit's models take text only.
+ */
+function joinTextParts(parts: readonly unknown[], where: string): string {
+  let text = '';
+  // An index loop, so the holes of a sparse array are seen (as undefined).
+  for (let k = 0; k < parts.length; k++) {
+    const part: unknown = parts[k];
+    const at = `${where}.content[${k}]`;
+    if (typeof part !== 'object' || part === null || Array.isArray(part)) {
+      invalidMessage(
+        `${at} must be a { type: 'text', text: string } part; got ${showValue(part)}. slmkit's models take text only.`,
+      );
+    }
+    const { type, text: partText } = part as { type?: unknown; text?: unknown };
+    if (type !== 'text') {
+      invalidMessage(
+        `${at} is a part of type ${showValue(type)}: slmkit's models take text only, so content parts must be { type: 'text', text: string }.`,
+      );
+    }
+    if (typeof partText !== 'string') {
+      invalidMessage(`${at} is a part of type "text" whose text is ${showValue(partText)}, not a string.`);
+    }
+    text += partText;
+  }
+  return text;
+}
+
+/**
+ * Checks one message (`where` names it in errors, e.g. 'messages[2]') and returns it as templates
+ * get it: `role` a non-empty string; `content` a string, or an array of OpenAI-style
+ * `{ type: 'text', text }` parts, which becomes their texts joined with '' (always a string, since
+ * every template renders string content while many text-only ones drop or break on a list);
+ * `content` may be absent or null only beside `tool_calls`. Anything else throws INVALID_INPUT
+ * naming the message and the field.
+ */
+export function checkMessage(message: unknown, where: string): ChatMessage {
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+    invalidMessage(`${where} must be a { role, content } object; got ${showValue(message)}.`);
+  }
+  const m = message as Record<string, unknown>;
+  if (typeof m.role !== 'string' || m.role.length === 0) {
+    invalidMessage(
+      `${where}.role must be a non-empty string (usually 'system', 'user' or 'assistant'); got ${showValue(m.role)}.`,
+    );
+  }
+  const content = m.content;
+  if (typeof content === 'string') return m as ChatMessage;
+  if ((content === undefined || content === null) && Array.isArray(m.tool_calls)) return m as ChatMessage;
+  if (!Array.isArray(content)) {
+    invalidMessage(
+      `${where}.content must be a string or an array of { type: 'text', text } parts; got ${showValue(content)}.`,
+    );
+  }
+  return { ...m, content: joinTextParts(content, where) } as ChatMessage;
+}
+
+/**
+ * Checks messages before a template sees them, and returns them as templates expect them (see
+ * {@link checkMessage}: text parts become one string). Anything else throws INVALID_INPUT naming
+ * the message and the field.
  */
 export function checkMessages(messages: unknown): ChatMessage[] {
   if (!Array.isArray(messages)) {
     invalidMessage(`messages must be an array of { role, content } messages; got ${showValue(messages)}.`);
   }
-  return messages.map((message: unknown, i) => {
-    if (typeof message !== 'object' || message === null || Array.isArray(message)) {
-      invalidMessage(`messages[${i}] must be a { role, content } object; got ${showValue(message)}.`);
-    }
-    const m = message as Record<string, unknown>;
-    if (typeof m.role !== 'string' || m.role.length === 0) {
-      invalidMessage(
-        `messages[${i}].role must be a non-empty string (usually 'system', 'user' or 'assistant'); got ${showValue(m.role)}.`,
-      );
-    }
-    const content = m.content;
-    if (typeof content === 'string') return m as ChatMessage;
-    if ((content === undefined || content === null) && Array.isArray(m.tool_calls)) return m as ChatMessage;
-    if (!Array.isArray(content)) {
-      invalidMessage(
-        `messages[${i}].content must be a string or an array of { type: 'text', text } parts; got ${showValue(content)}.`,
-      );
-    }
-    const texts = content.map((part: unknown, k) => {
-      const p = part as Partial<TextPart> | null;
-      if (typeof p !== 'object' || p === null || p.type !== 'text' || typeof p.text !== 'string') {
-        invalidMessage(
-          `messages[${i}].content[${k}] must be a { type: 'text', text: string } part (this model takes text only); got ${showValue(part)}.`,
-        );
-      }
-      return p.text;
-    });
-    return { ...m, content: texts.join('\n') } as ChatMessage;
-  });
+  return messages.map((message: unknown, i) => checkMessage(message, `messages[${i}]`));
 }
 
 /**
