@@ -1,5 +1,5 @@
 /**
- * Issue #11: message content as OpenAI-style text parts. Parts render as their texts joined with ''
+ * Issue #11: message content as OpenAI-style text parts. Parts render as their texts joined with '\n'
  * (the same prompt, so the same token ids, as the joined string); a chat keeps them as given; a
  * part that is not text is INVALID_INPUT naming the message, the part and its type.
  */
@@ -43,22 +43,22 @@ const partsConversation: ChatMessage[] = [
   {
     role: 'user',
     content: [
-      { type: 'text', text: 'What is ' },
+      { type: 'text', text: 'What is' },
       { type: 'text', text: 'the capital' },
-      { type: 'text', text: ' of France?' },
+      { type: 'text', text: 'of France?' },
     ],
   },
 ];
 const stringConversation: ChatMessage[] = [
   { role: 'system', content: 'Be terse.' },
-  { role: 'user', content: 'What is the capital of France?' },
+  { role: 'user', content: 'What is\nthe capital\nof France?' },
 ];
 
-describe('text parts render as their texts joined with ""', () => {
+describe('text parts render as their texts joined with newlines', () => {
   it('the same prompt, token count and generated ids as the joined string', async () => {
     const rendered = await model.applyChatTemplate(partsConversation);
     expect(rendered).toBe(await model.applyChatTemplate(stringConversation));
-    expect(rendered).toContain('What is the capital of France?');
+    expect(rendered).toContain('What is\nthe capital\nof France?');
     expect(await model.countTokens(partsConversation)).toBe(await model.countTokens(stringConversation));
     const fromParts = await model.generate(partsConversation, GREEDY);
     const fromString = await model.generate(stringConversation, GREEDY);

@@ -488,7 +488,7 @@ describe('item 9: messages are checked before the template renders them', () => 
         ],
       },
     ];
-    const joined = [{ role: 'user', content: 'Hithere' }];
+    const joined = [{ role: 'user', content: 'Hi\nthere' }];
     expect(await model.applyChatTemplate(parts as never)).toBe(await model.applyChatTemplate(joined));
     expect((await model.generate(parts as never, GREEDY)).tokenIds).toEqual(
       (await model.generate(joined, GREEDY)).tokenIds,

@@ -62,7 +62,8 @@ function joinTextParts(parts: readonly unknown[], where: string): string {
     if (typeof partText !== 'string') {
       invalidMessage(`${at} is a part of type "text" whose text is ${showValue(partText)}, not a string.`);
     }
-    text += partText;
+    // Separate parts on separate lines, as vLLM's OpenAI server does for text-only models.
+    text += k === 0 ? partText : `\n${partText}`;
   }
   return text;
 }
@@ -70,7 +71,7 @@ function joinTextParts(parts: readonly unknown[], where: string): string {
 /**
  * Checks one message (`where` names it in errors, e.g. 'messages[2]') and returns it as templates
  * get it: `role` a non-empty string; `content` a string, or an array of OpenAI-style
- * `{ type: 'text', text }` parts, which becomes their texts joined with '' (always a string, since
+ * `{ type: 'text', text }` parts, which becomes their texts joined with '\n' (always a string, since
  * every template renders string content while many text-only ones drop or break on a list);
  * `content` may be absent or null only beside `tool_calls`. Anything else throws INVALID_INPUT
  * naming the message and the field.
