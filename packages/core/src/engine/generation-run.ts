@@ -138,21 +138,7 @@ export class GenerationRun {
           // The mask of a responseFormat is computed asynchronously, after the previous token.
           if (s.tokenMask) await s.tokenMask.ready();
           const chunk = this.chooseToken(s, row, cache.length + 1 >= this.request.contextLength);
-          // An end-of-sequence token is allowed only where the format can end.
-          if (s.tokenMask && s.finishReason === 'eos') s.formatComplete = true;
-          else if (s.tokenMask) {
-            await s.tokenMask.ready();
-            s.formatComplete = s.tokenMask.complete;
-            // Nothing but the end can follow: stop here instead of running the model for it.
-            if (!s.tokenMask.ended || s.finishReason === 'stop') {
-              // Going on, or stopped by a stop string already.
-            } else if (s.finishReason === 'length') s.finishReason = 'stop';
-            else {
-              const text = this.finish(s, 'stop');
-              s.text += text;
-              chunk.text += text;
-            }
-          }
+          if (s.tokenMask) await this.followFormat(s, s.tokenMask, chunk);
           stepIds[s.index] = BigInt(chunk.tokenId);
           yield chunk;
         }
@@ -187,6 +173,29 @@ export class GenerationRun {
         },
       };
     });
+  }
+
+  /**
+   * After `s` chose a token under a responseFormat: records whether its output is complete, and
+   * ends it ('stop') once nothing but the end can follow, instead of running the model for it.
+   */
+  private async followFormat(s: SequenceState, mask: TokenMaskStage, chunk: StreamChunk): Promise<void> {
+    // The mask allows an end-of-sequence token only where the format can end.
+    if (s.finishReason === 'eos') {
+      s.formatComplete = true;
+      return;
+    }
+    await mask.ready();
+    s.formatComplete = mask.complete;
+    // Still going on, or already cut by a stop string.
+    if (!mask.ended || s.finishReason === 'stop') return;
+    if (s.finishReason === 'length') {
+      s.finishReason = 'stop';
+      return;
+    }
+    const text = this.finish(s, 'stop');
+    s.text += text;
+    chunk.text += text;
   }
 
   /**
