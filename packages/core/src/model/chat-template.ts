@@ -1,14 +1,23 @@
 import { Template } from '@huggingface/jinja';
 import { SlmkitError, showValue } from '../spec/errors.js';
 import type { ChatMessage } from '../spec/messages.js';
+import type { ToolDefinition } from '../spec/tools.js';
 
 /** A compiled chat template (the model's own Jinja template). */
 export interface ChatTemplate {
+  /** The template's Jinja source (read to tell which tool-call format it uses). */
+  readonly source: string;
   /**
    * Renders messages to the prompt text the model was trained on, ending with the assistant turn's
-   * opening. Messages are checked first ({@link checkMessages}); INVALID_INPUT names what is wrong.
+   * opening; `tools` are the template's `tools` variable, as Hugging Face's apply_chat_template
+   * passes them. Messages are checked first ({@link checkMessages}); INVALID_INPUT names what is
+   * wrong.
    */
-  render(messages: readonly ChatMessage[], variables?: Record<string, unknown>): string;
+  render(
+    messages: readonly ChatMessage[],
+    variables?: Record<string, unknown>,
+    tools?: readonly ToolDefinition[],
+  ): string;
 }
 
 /**
@@ -144,13 +153,15 @@ export function compileChatTemplate(
     );
   }
   return {
-    render(messages, variables) {
+    source,
+    render(messages, variables, tools) {
       const checked = checkMessages(messages);
       let rendered: string;
       try {
         rendered = template.render({
           ...specialTokens,
           ...variables,
+          ...(tools ? { tools } : {}),
           messages: checked,
           add_generation_prompt: true,
         });
