@@ -2,6 +2,7 @@ import { Template } from '@huggingface/jinja';
 import { SlmkitError, showValue } from '../spec/errors.js';
 import type { ChatMessage } from '../spec/messages.js';
 import type { ToolDefinition } from '../spec/tools.js';
+import { renderPythonJinja } from './python-jinja.js';
 
 /** A compiled chat template (the model's own Jinja template). */
 export interface ChatTemplate {
@@ -158,10 +159,14 @@ export function compileChatTemplate(
       const checked = checkMessages(messages);
       let rendered: string;
       try {
-        rendered = template.render({
+        rendered = renderPythonJinja(template, {
           ...specialTokens,
+          // apply_chat_template passes tools and documents as None when there are none, so that
+          // `tools is defined` holds and `tools is none` tells (e.g. Llama 3.2, Mistral).
+          tools: null,
+          documents: null,
           ...variables,
-          ...(tools ? { tools } : {}),
+          ...(tools === undefined ? {} : { tools }),
           messages: checked,
           add_generation_prompt: true,
         });
