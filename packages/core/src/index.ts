@@ -33,3 +33,4 @@ export type { ChatMessage, TextContentPart } from './spec/messages.js';
 export type { GenerationDefaults, ModelConfig } from './spec/model-config.js';
 export type { Sequence } from './spec/sequence.js';
 export type { ModelStorage, StorageWriter } from './spec/storage.js';
+export type { ToolCall, ToolCallError, ToolChoice, ToolDefinition } from './spec/tools.js';

@@ -1,5 +1,6 @@
 import { CallQueue } from '../engine/call-queue.js';
 import { queuedStream } from '../engine/generation-stream.js';
+import { withToolVariables } from '../engine/prompts.js';
 import { resolveGenerateOptions } from '../engine/resolve-options.js';
 import { decodeSnapshot, encodeSnapshot } from '../engine/snapshot.js';
 import { checkMessage as checkRenderedMessage } from '../model/chat-template.js';
@@ -20,6 +21,36 @@ function checkMessage(message: unknown, where: string): ChatMessage {
   checkRenderedMessage(message, where);
   const m = message as ChatMessage;
   return Array.isArray(m.content) ? { ...m, content: m.content.map((part) => ({ ...part })) } : { ...m };
+}
+
+/** The messages a turn adds: a string is a user message; messages are checked (INVALID_INPUT). */
+function turnMessages(content: unknown): ChatMessage[] {
+  if (typeof content === 'string') return [{ role: 'user', content }];
+  if (!Array.isArray(content)) return [checkMessage(content, 'message')];
+  if (content.length === 0)
+    throw new SlmkitError('INVALID_INPUT', 'A turn needs at least one message; got an empty array.');
+  return content.map((m: unknown, i) => checkMessage(m, `messages[${i}]`));
+}
+
+/** The template variables of a turn: its templateVariables, with its tools as `tools`. */
+const turnVariables = (turn: ChatTurnOptions) => withToolVariables(turn.templateVariables, turn.tools);
+
+/**
+ * The assistant message a reply adds to the conversation: its text, and its tool calls in the
+ * OpenAI shape Hugging Face templates render (`tool_calls: [{ id, type, function: { name, arguments } }]`).
+ */
+function replyMessage(reply: GenerationResult): ChatMessage {
+  const calls = reply.toolCalls ?? [];
+  if (calls.length === 0) return { role: 'assistant', content: reply.text };
+  return {
+    role: 'assistant',
+    content: reply.text,
+    tool_calls: calls.map(({ id, name, arguments: args }) => ({
+      id,
+      type: 'function',
+      function: { name, arguments: args },
+    })),
+  };
 }
 
 const isValidMessage = (message: unknown, i: number): boolean => {
@@ -149,7 +180,10 @@ export class ChatSession implements Chat {
   }
 
   /** One turn: adds `content`, generates the reply and adds it (see {@link Chat.send}). */
-  async send(content: string | ChatMessage, options?: ChatTurnOptions): Promise<GenerationResult> {
+  async send(
+    content: string | ChatMessage | readonly ChatMessage[],
+    options?: ChatTurnOptions,
+  ): Promise<GenerationResult> {
     return this.stream(content, options).result;
   }
 
@@ -158,20 +192,23 @@ export class ChatSession implements Chat {
    * policy, then runs on the chat's sequence with `options` over the chat's `defaults`. Invalid
    * content or options throw here (INVALID_INPUT, INVALID_OPTION), before the turn is queued.
    */
-  stream(content: string | ChatMessage, options: ChatTurnOptions = {}): GenerationStream<GenerationResult> {
+  stream(
+    content: string | ChatMessage | readonly ChatMessage[],
+    options: ChatTurnOptions = {},
+  ): GenerationStream<GenerationResult> {
     this.assertLive();
-    const message =
-      typeof content === 'string' ? { role: 'user', content } : checkMessage(content, 'message');
-    // `options` is checked alone first: spread into the defaults, one that is not an object would vanish.
-    resolveGenerateOptions(options, this.model.config);
+    const added = turnMessages(content);
+    // Spread into the defaults, `options` that are not an object would vanish: refused alone first.
+    if (typeof options !== 'object' || options === null || Array.isArray(options))
+      resolveGenerateOptions(options, this.model.config);
     const turn = { ...this.defaults, ...options };
     const { maxNewTokens } = resolveGenerateOptions(turn, this.model.config);
     return queuedStream(
       () => this.turns.acquire(),
       async () => {
         this.assertLive();
-        const messages = await this.fit([...this.history, message], turn, maxNewTokens);
-        const rendered = await this.model.applyChatTemplate(messages, turn.templateVariables);
+        const messages = await this.fit([...this.history, ...added], turn, maxNewTokens);
+        const rendered = await this.model.applyChatTemplate(messages, turnVariables(turn));
         const inputIds =
           (this.continuation && (await continuedPrompt(this.model, this.continuation, rendered))) ??
           (await this.model.encode(rendered, { addSpecialTokens: false }));
@@ -181,7 +218,7 @@ export class ChatSession implements Chat {
           // Only after a turn that did not fail: also when the caller left early ('cancelled').
           result: async () => {
             const reply = await inner.result;
-            this.history = [...messages, { role: 'assistant', content: reply.text }];
+            this.history = [...messages, replyMessage(reply)];
             if (this.continues) {
               this.continuation = await continuationAfter(this.model, rendered, inputIds, reply);
             }
@@ -236,7 +273,7 @@ export class ChatSession implements Chat {
     return fitConversation(messages, this.policy, {
       contextLength: this.model.config.contextLength,
       reservedTokens: Math.max(1, maxNewTokens),
-      countTokens: (list) => this.model.countTokens(list, turn.templateVariables),
+      countTokens: (list) => this.model.countTokens(list, turnVariables(turn)),
     });
   }
 

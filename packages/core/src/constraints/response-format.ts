@@ -107,6 +107,22 @@ function jsonSafeStrings(ebnf: string): string {
     .join('\n');
 }
 
+/**
+ * One call of one of `calls`, each its `begin` text, arguments valid against `parameters`, then its
+ * `end` text: what toolChoice 'required' or `{ name }` constrains the output to.
+ */
+export interface ToolCallConstraint {
+  readonly type: 'tool_call';
+  readonly calls: readonly {
+    readonly begin: string;
+    readonly end: string;
+    readonly parameters: Readonly<Record<string, unknown>>;
+  }[];
+}
+
+/** What a token mask can constrain the output to: a caller's responseFormat, or a tool call. */
+export type ConstraintFormat = ResponseFormat | ToolCallConstraint;
+
 /** How many compiled formats a model keeps (each is a few MB at a 152k vocabulary). */
 const CACHED_FORMATS = 16;
 
@@ -131,7 +147,7 @@ export class ResponseFormatCompiler {
 
   /** One token mask per sequence for `format`, ending at `stopTokenIds`. */
   async masks(
-    format: ResponseFormat,
+    format: ConstraintFormat,
     count: number,
     stopTokenIds: readonly number[],
   ): Promise<TokenMaskStage[]> {
@@ -163,7 +179,7 @@ export class ResponseFormatCompiler {
   }
 
   /** The compiled `format`, from the cache (keyed by its JSON) or compiled now; evicts the oldest. */
-  private compile(format: ResponseFormat): Promise<CompiledGrammar> {
+  private compile(format: ConstraintFormat): Promise<CompiledGrammar> {
     const key = JSON.stringify(format);
     let compiled = this.compiled.get(key);
     if (compiled) {
@@ -189,7 +205,7 @@ export class ResponseFormatCompiler {
    * Compiles `format` with xgrammar; a format the engine refuses is INVALID_OPTION with the
    * engine's reason.
    */
-  private async compileNew(format: ResponseFormat): Promise<CompiledGrammar> {
+  private async compileNew(format: ConstraintFormat): Promise<CompiledGrammar> {
     const compiler = await this.grammarCompiler();
     try {
       switch (format.type) {
@@ -204,12 +220,30 @@ export class ResponseFormatCompiler {
           });
         case 'grammar':
           return await compiler.compileGrammar(format.grammar);
+        case 'tool_call': {
+          // Our own grammar of each schema (exact integer ranges, JSON-safe strings), between the
+          // family's text before and after the arguments.
+          const tags = await Promise.all(
+            format.calls.map(async ({ begin, end, parameters }) => ({
+              type: 'tag' as const,
+              begin,
+              content: { type: 'grammar' as const, grammar: await jsonSchemaGrammar(parameters) },
+              end,
+            })),
+          );
+          return await compiler.compileStructuralTag({
+            type: 'structural_tag',
+            format: tags.length === 1 ? tags[0] : { type: 'or', elements: tags },
+          });
+        }
       }
     } catch (cause) {
       if (cause instanceof SlmkitError) throw cause;
       throw xgrammarError(
         'INVALID_OPTION',
-        `responseFormat ${format.type} could not be compiled; check it against docs/structured-output.md`,
+        format.type === 'tool_call'
+          ? "The tools' parameters could not be compiled; check them against docs/structured-output.md"
+          : `responseFormat ${format.type} could not be compiled; check it against docs/structured-output.md`,
         cause,
       );
     }

@@ -7,8 +7,11 @@ import type { TextTokenizer } from '../model/tokenizer.js';
 import type { HostTensor, InferenceSession, SessionValue } from '../spec/backend.js';
 import { SlmkitError } from '../spec/errors.js';
 import type { FinishReason, GenerationResult, StreamChunk } from '../spec/generation.js';
+import type { ToolCall, ToolCallError } from '../spec/tools.js';
 import { IncrementalDetokenizer } from '../text/detokenizer.js';
 import { StopStringMatcher } from '../text/stop-strings.js';
+import type { ToolCallDelta, ToolCallParser } from '../tools/tool-call-parser.js';
+import type { RunTools } from '../tools/tool-calling.js';
 import { AttentionInputs } from './attention-inputs.js';
 import { float16ToFloat32 } from './float16.js';
 import type { KvCache } from './kv-cache.js';
@@ -36,8 +39,10 @@ export interface GenerationRequest {
    */
   readonly cache: KvCache;
   readonly reusedTokens: number;
-  /** The token mask of each sequence, when the call has a `responseFormat`. */
+  /** The token mask of each sequence, when the call has a `responseFormat` (or a required tool call). */
   readonly tokenMasks?: readonly TokenMaskStage[];
+  /** When the call has tools. */
+  readonly tools?: RunTools;
 }
 
 /** The state of one sequence of the batch. */
@@ -55,6 +60,12 @@ class SequenceState {
   readonly tokenMask: TokenMaskStage | undefined;
   /** With a responseFormat: the output so far is complete (the format may end after it). */
   formatComplete = false;
+  /** With tools: this sequence's parser (undefined with toolChoice 'none'). */
+  readonly toolParser: ToolCallParser | undefined;
+  readonly toolCalls: ToolCall[] = [];
+  readonly toolCallErrors: ToolCallError[] = [];
+  /** Calls completed since the last chunk. */
+  newToolCalls: ToolCall[] = [];
 
   constructor(
     readonly index: number,
@@ -67,6 +78,7 @@ class SequenceState {
     this.stopMatcher = new StopStringMatcher(options.stop);
     const context = { sequenceIndex: index, promptTokenIds, generatedTokenIds: this.tokenIds };
     this.tokenMask = request.tokenMasks?.[index];
+    this.toolParser = request.tools?.parsers?.[index];
     this.pipeline = new LogitsPipeline({ ...options, tokenMask: this.tokenMask }, context, vocabSize);
     // Every sequence gets the same seed, so a prompt samples the same tokens alone or in a batch.
     this.sampler = new TokenSampler(options.sampling, createRng(seed));
@@ -161,8 +173,9 @@ export class GenerationRun {
       return {
         text: s.text,
         tokenIds: [...s.tokenIds],
-        finishReason: s.finishReason ?? 'cancelled',
+        finishReason: this.finishReason(s),
         ...this.parsedObject(s),
+        ...this.toolResults(s),
         usage: {
           promptTokens: s.promptTokenIds.length,
           cachedPromptTokens: this.request.reusedTokens,
@@ -196,6 +209,45 @@ export class GenerationRun {
     const text = this.finish(s, 'stop');
     s.text += text;
     chunk.text += text;
+    // A required tool call completes when the format ends.
+    const { toolCalls } = this.takeToolCalls(s);
+    if (toolCalls) chunk.toolCalls = [...(chunk.toolCalls ?? []), ...toolCalls];
+  }
+
+  /** Why `s` ended: 'tool-calls' when it ended on its own after making a call. */
+  private finishReason(s: SequenceState): FinishReason {
+    const reason = s.finishReason ?? 'cancelled';
+    return s.toolCalls.length > 0 && (reason === 'eos' || reason === 'stop') ? 'tool-calls' : reason;
+  }
+
+  /** `{ toolCalls, toolCallErrors? }` for a call with tools, else nothing. */
+  private toolResults(s: SequenceState): Pick<GenerationResult, 'toolCalls' | 'toolCallErrors'> {
+    if (!this.request.tools) return {};
+    return {
+      toolCalls: [...s.toolCalls],
+      ...(s.toolCallErrors.length > 0 ? { toolCallErrors: [...s.toolCallErrors] } : {}),
+    };
+  }
+
+  /** The free text of a parser's `delta`; its calls and errors are recorded on `s`. */
+  private freeText(s: SequenceState, delta: ToolCallDelta): string {
+    s.toolCalls.push(...delta.calls);
+    s.newToolCalls.push(...delta.calls);
+    s.toolCallErrors.push(...delta.errors);
+    return delta.text;
+  }
+
+  /**
+   * The text `tokenId` adds to the output as the tool parser (if any) sees it: a marker token's own
+   * text, which decoding would leave out as a special token.
+   */
+  private decodeToken(s: SequenceState, tokenId: number): string {
+    const marker = this.request.tools?.markers.get(tokenId);
+    if (marker === undefined) return s.detokenizer.push(tokenId);
+    // Text held back before the marker comes first; the marker decodes to '' in the window.
+    const before = s.detokenizer.flush();
+    s.detokenizer.push(tokenId);
+    return before + marker;
   }
 
   /**
@@ -243,13 +295,22 @@ export class GenerationRun {
     if (options.eosTokenIds.has(tokenId)) {
       text = this.finish(s, 'eos');
     } else {
-      const pushed = s.stopMatcher.push(s.detokenizer.push(tokenId));
+      const piece = this.decodeToken(s, tokenId);
+      const pushed = s.stopMatcher.push(s.toolParser ? this.freeText(s, s.toolParser.push(piece)) : piece);
       text = pushed.text;
       if (pushed.stopped) s.finishReason = 'stop';
       else if (s.tokenIds.length >= options.maxNewTokens || contextFull) text += this.finish(s, 'length');
     }
     s.text += text;
-    return { text, tokenId, sequenceIndex: s.index };
+    return { text, tokenId, sequenceIndex: s.index, ...this.takeToolCalls(s) };
+  }
+
+  /** `{ toolCalls }` completed since the last chunk of `s`, if any. */
+  private takeToolCalls(s: SequenceState): { toolCalls?: ToolCall[] } {
+    if (s.newToolCalls.length === 0) return {};
+    const toolCalls = s.newToolCalls;
+    s.newToolCalls = [];
+    return { toolCalls };
   }
 
   /**
@@ -257,7 +318,9 @@ export class GenerationRun {
    * that text still wins (finishReason 'stop', cut at the stop string).
    */
   private finish(s: SequenceState, reason: FinishReason): string {
-    const tail = s.stopMatcher.push(s.detokenizer.flush());
+    let rest = s.detokenizer.flush();
+    if (s.toolParser) rest = this.freeText(s, s.toolParser.push(rest)) + this.freeText(s, s.toolParser.end());
+    const tail = s.stopMatcher.push(rest);
     s.finishReason = tail.stopped ? 'stop' : reason;
     return tail.stopped ? tail.text : tail.text + s.stopMatcher.flush();
   }

@@ -1,5 +1,5 @@
 import { ChatSession, restoreChatSession } from '../chat/chat-session.js';
-import { ResponseFormatCompiler } from '../constraints/response-format.js';
+import { type ConstraintFormat, ResponseFormatCompiler } from '../constraints/response-format.js';
 import type { TokenMaskStage } from '../constraints/token-mask-stage.js';
 import type { ChatTemplate } from '../model/chat-template.js';
 import type { DecoderSignature } from '../model/decoder-signature.js';
@@ -21,6 +21,7 @@ import type { ChatMessage } from '../spec/messages.js';
 import type { ModelConfig } from '../spec/model-config.js';
 import type { Sequence } from '../spec/sequence.js';
 import type { ModelStorage } from '../spec/storage.js';
+import { type CallTools, ModelToolCalling } from '../tools/tool-calling.js';
 import { CallQueue } from './call-queue.js';
 import { GenerationRun } from './generation-run.js';
 import { type OpenStreams, queuedStream, type StreamedRun } from './generation-stream.js';
@@ -33,6 +34,7 @@ import {
   isMessageList,
   type PromptEncoder,
   renderMessages,
+  withToolVariables,
 } from './prompts.js';
 import {
   checkCachePrefixOptions,
@@ -108,6 +110,7 @@ export class LocalLanguageModel implements LanguageModel {
       chatTemplate: parts.chatTemplate,
       vocabSize: parts.config.vocabSize,
       location: parts.location,
+      toolCalling: new ModelToolCalling(parts.chatTemplate?.source, parts.tokenizer, parts.location),
     };
     this.host = {
       signature: parts.signature,
@@ -152,20 +155,24 @@ export class LocalLanguageModel implements LanguageModel {
   ): GenerationStream<GenerationResult | GenerationResult[]> {
     const startTime = performance.now();
     this.assertUsable();
-    const resolved = resolveGenerateOptions(options, this.config);
+    let resolved = resolveGenerateOptions(options, this.config);
     const batched = Array.isArray(input) && !isMessageList(input);
     const prompts = batched ? (input as readonly Prompt[]) : [input as Prompt];
     if (prompts.length === 0) throw new SlmkitError('INVALID_INPUT', 'The batch of prompts is empty.');
     const sequence = checkSequenceOption(options.sequence, LocalSequence, this.host, batched);
-    const tokenized = prompts.map((p) => encodePrompt(this.encoder, p, options.templateVariables));
+    const variables = withToolVariables(options.templateVariables, resolved.tools?.tools);
+    const tokenized = prompts.map((p) => encodePrompt(this.encoder, p, variables));
     this.checkContext(Math.max(...tokenized.map((p) => p.length)));
+    const tools = resolved.tools && this.encoder.toolCalling.forCall(resolved.tools, tokenized.length);
+    if (tools) resolved = banTokens(resolved, tools);
+    const constraint = resolved.responseFormat ?? tools?.constraint;
     const open = async (): Promise<StreamedRun<GenerationResult | GenerationResult[]>> => {
       if (this.released)
         throw new SlmkitError('DISPOSED', 'The model was disposed before this stream started.');
       sequence?.assertLive();
-      const tokenMasks = await this.tokenMasks(resolved, tokenized.length);
+      const tokenMasks = await this.tokenMasks(constraint, resolved, tokenized.length);
       const { cache, reused, keep } = await this.cacheFor(tokenized, sequence);
-      const run = this.newRun(tokenized, resolved, startTime, cache, reused, tokenMasks);
+      const run = this.newRun(tokenized, resolved, startTime, cache, reused, tokenMasks, tools);
       return {
         chunks: () => run.chunks(),
         result: () => (batched ? run.results() : run.results()[0]),
@@ -217,7 +224,7 @@ export class LocalLanguageModel implements LanguageModel {
     return this.tokenizer.decode(ids, { skipSpecialTokens: true });
   }
 
-  /** How many tokens `prompt` is as `generate` would feed it (messages rendered with the template). */
+  /** How many tokens `prompt` is as `generate` would feed it (messages rendered with the template, `tools` in templateVariables included). */
   async countTokens(prompt: Prompt, templateVariables?: Readonly<Record<string, unknown>>): Promise<number> {
     return encodePrompt(this.encoder, prompt, templateVariables).length;
   }
@@ -353,14 +360,18 @@ export class LocalLanguageModel implements LanguageModel {
     return { cache, reused: 0, keep: () => cache.release() };
   }
 
-  /** The token mask of each sequence for the call's responseFormat (compiled on first use), or undefined. */
+  /**
+   * The token mask of each sequence for the call's responseFormat or required tool call (compiled
+   * on first use), or undefined.
+   */
   private async tokenMasks(
+    format: ConstraintFormat | undefined,
     options: ResolvedGenerateOptions,
     count: number,
   ): Promise<TokenMaskStage[] | undefined> {
-    if (!options.responseFormat) return undefined;
+    if (!format) return undefined;
     this.formats ??= new ResponseFormatCompiler(this.parts.tokenizer, this.config.vocabSize);
-    return this.formats.masks(options.responseFormat, count, [...options.eosTokenIds]);
+    return this.formats.masks(format, count, [...options.eosTokenIds]);
   }
 
   private newRun(
@@ -370,6 +381,7 @@ export class LocalLanguageModel implements LanguageModel {
     cache: KvCache,
     reusedTokens: number,
     tokenMasks?: readonly TokenMaskStage[],
+    tools?: CallTools,
   ): GenerationRun {
     const { session, signature, tokenizer, config } = this.parts;
     return new GenerationRun({
@@ -385,6 +397,7 @@ export class LocalLanguageModel implements LanguageModel {
       cache,
       reusedTokens,
       tokenMasks,
+      tools,
     });
   }
 
@@ -421,4 +434,12 @@ export class LocalLanguageModel implements LanguageModel {
     if (this.disposing)
       throw new SlmkitError('DISPOSED', 'This model was disposed; create a new one with createModel().');
   }
+}
+
+/** `options` with the tokens a call's tools ban (toolChoice 'none') biased to -Infinity. */
+function banTokens(options: ResolvedGenerateOptions, tools: CallTools): ResolvedGenerateOptions {
+  if (tools.bannedTokenIds.length === 0) return options;
+  const logitBias: Record<number, number> = { ...options.logitBias };
+  for (const id of tools.bannedTokenIds) logitBias[id] = Number.NEGATIVE_INFINITY;
+  return { ...options, logitBias };
 }

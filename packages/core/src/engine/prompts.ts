@@ -1,9 +1,11 @@
-import type { ChatTemplate } from '../model/chat-template.js';
+import { type ChatTemplate, checkMessages } from '../model/chat-template.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import { SlmkitError, showValue } from '../spec/errors.js';
 import type { Prompt, TokenizedPrompt } from '../spec/generation.js';
 import type { ChatMessage } from '../spec/messages.js';
 import type { Sequence } from '../spec/sequence.js';
+import type { ToolDefinition } from '../spec/tools.js';
+import type { ModelToolCalling } from '../tools/tool-calling.js';
 import { checkTemplateVariables } from './resolve-options.js';
 
 /** True for a non-empty list of `{ role, … }` messages (as opposed to a batch of prompts). */
@@ -26,12 +28,17 @@ export interface PromptEncoder {
   readonly vocabSize: number;
   /** Where the model came from, for messages. */
   readonly location: string;
+  /** The template family's tool-call format (a template without a place for tools gets them in a system message). */
+  readonly toolCalling: ModelToolCalling;
 }
 
 /**
  * Renders chat messages with the model's template, or explains that it has none. Messages are
  * checked before rendering (INVALID_INPUT naming the message and field), `templateVariables` too
- * (INVALID_OPTION unless an object).
+ * (INVALID_OPTION unless an object). Their `tools` (a call's tools, or a caller's own variable, as
+ * in Hugging Face's apply_chat_template) go to the template as its `tools` variable, and also
+ * where the family's template looks for them (SmolLM3's `xml_tools`, Phi-4-mini's system message,
+ * or described in the system message for a template with no place for them).
  */
 export function renderMessages(
   encoder: PromptEncoder,
@@ -45,7 +52,21 @@ export function renderMessages(
       `The model at ${encoder.location} has no chat template (no chat_template in tokenizer_config.json and no chat_template.jinja): pass a plain string or token ids instead of messages.`,
     );
   }
-  return encoder.chatTemplate.render(messages, templateVariables as Record<string, unknown> | undefined);
+  const { tools, ...variables } = templateVariables ?? {};
+  if (!Array.isArray(tools))
+    return encoder.chatTemplate.render(messages, templateVariables as Record<string, unknown> | undefined);
+  const toolList = tools as readonly ToolDefinition[];
+  // Messages are checked first, so the tools' system message is edited as the template will see it.
+  const input = encoder.toolCalling.templateInput(checkMessages(messages), toolList);
+  return encoder.chatTemplate.render(input.messages, { ...variables, ...input.variables }, toolList);
+}
+
+/** `templateVariables` with the call's `tools` as the template's `tools` variable (unchanged without tools). */
+export function withToolVariables(
+  templateVariables: Readonly<Record<string, unknown>> | undefined,
+  tools: readonly ToolDefinition[] | undefined,
+): Readonly<Record<string, unknown>> | undefined {
+  return tools === undefined ? templateVariables : { ...templateVariables, tools };
 }
 
 /**

@@ -10,6 +10,7 @@ import type {
   ResponseFormat,
 } from '../spec/generation.js';
 import type { GenerationDefaults, ModelConfig } from '../spec/model-config.js';
+import { type ResolvedTools, resolveTools } from '../tools/tool-options.js';
 
 /** Options after defaults were applied and every value was checked. */
 export interface ResolvedGenerateOptions extends PipelineOptions {
@@ -27,6 +28,8 @@ export interface ResolvedGenerateOptions extends PipelineOptions {
   readonly signal: AbortSignal | undefined;
   /** The format the output is constrained to, if any (checked, not compiled yet). */
   readonly responseFormat: ResponseFormat | undefined;
+  /** The call's tools and tool choice, if it has tools (checked). */
+  readonly tools: ResolvedTools | undefined;
 }
 
 function invalid(message: string): never {
@@ -215,6 +218,7 @@ export function resolveGenerateOptions(
   checkSignal(options.signal);
   checkTemplateVariables(options.templateVariables);
   checkResponseFormat(options.responseFormat);
+  const tools = resolveTools(options);
 
   const temperatureGiven = options.temperature !== undefined;
   const doSample =
@@ -241,5 +245,6 @@ export function resolveGenerateOptions(
     eosTokenIds: new Set(eos),
     signal: options.signal,
     responseFormat: options.responseFormat,
+    tools,
   };
 }

@@ -71,13 +71,23 @@ export type ChatTurnOptions = Omit<GenerateOptions, 'sequence'>;
 export interface Chat {
   /** The conversation so far (system, user, assistant and any other messages). */
   readonly messages: readonly ChatMessage[];
-  /** Adds a user message (a string) or any message, generates the reply and adds it. */
-  send(content: string | ChatMessage, options?: ChatTurnOptions): Promise<GenerationResult>;
+  /**
+   * Adds a user message (a string), any message, or several (e.g. the `role: 'tool'` results of the
+   * previous reply's tool calls), generates the reply and adds it. A reply with tool calls joins
+   * `messages` with them as `tool_calls`, as chat templates render them.
+   */
+  send(
+    content: string | ChatMessage | readonly ChatMessage[],
+    options?: ChatTurnOptions,
+  ): Promise<GenerationResult>;
   /**
    * {@link Chat.send}, streamed. The reply joins `messages` when the stream ends; a stream left early
    * adds what was generated so far; a failed or aborted turn leaves the chat as it was.
    */
-  stream(content: string | ChatMessage, options?: ChatTurnOptions): GenerationStream<GenerationResult>;
+  stream(
+    content: string | ChatMessage | readonly ChatMessage[],
+    options?: ChatTurnOptions,
+  ): GenerationStream<GenerationResult>;
   /** Replaces the conversation (e.g. to edit an earlier message); the next turn reuses what still matches. */
   setMessages(messages: readonly ChatMessage[]): void;
   /** An independent copy of the conversation and its cache. */

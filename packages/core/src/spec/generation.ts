@@ -1,6 +1,7 @@
 import type { LogitsProcessor } from './logits.js';
 import type { ChatMessage } from './messages.js';
 import type { Sequence } from './sequence.js';
+import type { ToolCall, ToolCallError, ToolChoice, ToolDefinition } from './tools.js';
 
 /** Token ids given directly: no chat template and no encoding is applied. */
 export interface TokenizedPrompt {
@@ -63,6 +64,16 @@ export interface GenerateOptions {
    * but the end can follow. For JSON the result carries the parsed value in `object`.
    */
   responseFormat?: ResponseFormat;
+  /**
+   * Functions the model may call (docs/tools.md). With chat messages they are rendered by the
+   * model's chat template as Hugging Face's apply_chat_template renders them (a template that has
+   * no place for tools gets them in a system message); with a string or token ids, the prompt must
+   * describe them itself. Calls in the output are parsed in the format of the model's template
+   * family and returned as `toolCalls`, not as text. Not together with `responseFormat`.
+   */
+  tools?: readonly ToolDefinition[];
+  /** Whether and which tool the model calls (default 'auto'; see {@link ToolChoice}). Needs `tools`. */
+  toolChoice?: ToolChoice;
 }
 
 /**
@@ -94,9 +105,10 @@ export type ResponseFormat =
 
 /**
  * Why a sequence stopped: an end-of-sequence token, a stop string, the token limit or context
- * window, or the caller stopped reading the stream.
+ * window, the caller stopped reading the stream, or the model called tools (`toolCalls`: it ended
+ * after making at least one call).
  */
-export type FinishReason = 'eos' | 'stop' | 'length' | 'cancelled';
+export type FinishReason = 'eos' | 'stop' | 'length' | 'cancelled' | 'tool-calls';
 
 /** Token counts and timings of one sequence. */
 export interface GenerationUsage {
@@ -128,6 +140,16 @@ export interface GenerationResult {
    * never a half-parsed one; `text` then holds the valid beginning of a value.
    */
   object?: unknown;
+  /**
+   * With `tools`: the calls the model made, in order (empty when it made none). Their text is not
+   * part of `text`.
+   */
+  toolCalls?: ToolCall[];
+  /**
+   * With `tools`: calls the model began but that do not parse (cut off, not JSON, an unknown tool);
+   * their text stays in `text`. Absent when there are none.
+   */
+  toolCallErrors?: ToolCallError[];
   /** Token counts and timings. */
   usage: GenerationUsage;
 }
@@ -140,6 +162,8 @@ export interface StreamChunk {
   tokenId: number;
   /** Which prompt of a batch this token belongs to (0 for a single prompt). */
   sequenceIndex: number;
+  /** With `tools`: the calls this token completed (absent when it completed none). */
+  toolCalls?: readonly ToolCall[];
 }
 
 /**
