@@ -13,6 +13,10 @@
  *   characters; `is iterable` holds for a dict;
  * - `strftime_now` formats the local time with Python's (C locale) directives.
  *
+ * Not reproducible here: JavaScript numbers do not tell an int from a float, so a float with an
+ * integer value (Python's `2.0`, `1e16`) prints and serialises as the int (`2`, `10000000000000000`
+ * where Python writes `2.0`, `1e+16`); JSON text parsed by JSON.parse has already lost that.
+ *
  * It reads @huggingface/jinja's interpreter internals (the methods below, and runtime values as
  * `{ type, value }`), which its types mark private: test/chat/tool-templates.test.ts checks every
  * override against strings recorded from Python, so a change there shows up in that test.
