@@ -271,7 +271,8 @@ export interface BrowserSuite<R> {
 export function useBrowserSuite<R = number[][]>(
   options: {
     servers?: ('plain' | 'isolated')[];
-    mounts?: Record<string, string>;
+    /** Extra folders to serve, by URL path; a function gives a folder made in beforeAll (e.g. a generated model). */
+    mounts?: Record<string, string | (() => Promise<string>)>;
     webgpu?: boolean;
     reference?: (modelDir: string) => Promise<R>;
   } = {},
@@ -288,7 +289,13 @@ export function useBrowserSuite<R = number[][]>(
       reference(suite.modelDir),
       launchBrowser({ webgpu: options.webgpu }),
     ]);
-    const mounts = { '/slmkit/': bundle, '/models/tiny/': suite.modelDir, ...options.mounts };
+    const extra = await Promise.all(
+      Object.entries(options.mounts ?? {}).map(async ([at, dir]) => [
+        at,
+        typeof dir === 'string' ? dir : await dir(),
+      ]),
+    );
+    const mounts = { '/slmkit/': bundle, '/models/tiny/': suite.modelDir, ...Object.fromEntries(extra) };
     const pages = { '/': TEST_PAGE };
     await Promise.all(
       (options.servers ?? ['plain']).map(async (kind) => {
