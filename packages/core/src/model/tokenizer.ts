@@ -1,4 +1,5 @@
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { applySentencePieceRule, sentencePieceRule } from './sentencepiece-legacy.js';
 
 /** Encodes text to token ids and back, with the model's own tokenizer.json. */
 export interface TextTokenizer {
@@ -52,18 +53,34 @@ function tokenContent(value: unknown): string | undefined {
   return undefined;
 }
 
+/** Options of {@link createTokenizer}. */
+export interface CreateTokenizerOptions {
+  /**
+   * config.json's `model_type`. Python transformers picks the tokenizer class from it and
+   * tokenizer_config.json (sentencepiece-legacy.ts): a `LlamaTokenizer` of a `mistral` or `phi3`
+   * model keeps tokenizer.json as it is, one of a `llama` model is rebuilt. Absent: as
+   * transformers on a folder without config.json (rebuilt).
+   */
+  readonly modelType?: string;
+}
+
 /**
- * Wraps @huggingface/tokenizers around a parsed tokenizer.json and tokenizer_config.json. Takes
- * ownership of `tokenizerJson`: its raw `model.vocab` and `model.merges` are dropped once the
- * tokenizer is built.
+ * Wraps @huggingface/tokenizers around a parsed tokenizer.json and tokenizer_config.json, with the
+ * rules Python transformers applies on top of tokenizer.json for the tokenizer's class (the Llama
+ * SentencePiece rule of sentencepiece-legacy.ts), so that ids are transformers'. Takes ownership
+ * of `tokenizerJson`: its raw `model.vocab` and `model.merges` are dropped once the tokenizer is
+ * built.
  */
 export function createTokenizer(
   tokenizerJson: Record<string, unknown>,
   tokenizerConfig: Record<string, unknown>,
+  options: CreateTokenizerOptions = {},
 ): TextTokenizer {
-  const tokenizer = new HfTokenizer(tokenizerJson, tokenizerConfig);
-  const encoding = vocabularyEncoding(tokenizerJson);
-  releaseConstructionTables(tokenizer, tokenizerJson);
+  const rule = sentencePieceRule(tokenizerJson, tokenizerConfig, options.modelType);
+  const json = rule ? applySentencePieceRule(tokenizerJson, rule) : tokenizerJson;
+  const tokenizer = new HfTokenizer(json, tokenizerConfig);
+  const encoding = vocabularyEncoding(json);
+  releaseConstructionTables(tokenizer, json);
   const specialTokens: Record<string, string> = {};
   for (const key of [
     'bos_token',
