@@ -1,8 +1,9 @@
 // responseFormat on the random-weight tiny model (it knows no JSON: every valid output is the
 // constraint's doing), on onnxruntime-node on its session thread and in-process.
 //
-// Sample counts are kept small for the default suite (~25 s on 2 cores); SLMKIT_CONSTRAINT_SCALE=5
-// samples five times as many outputs of every format (20 per schema, 10 per regex).
+// Sample counts are kept small for the default suite: 3 outputs of every format on the session
+// thread, 1 (greedy) in-process. SLMKIT_CONSTRAINT_SAMPLES=100 samples 100 outputs of every format
+// on both (the issue's 10 schemas × 100 and 10 patterns × 100; about 40 minutes on 2 cores).
 
 import { env } from 'node:process';
 import type { GenerateOptions, LocalLanguageModel, ResponseFormat } from '@slmkit/core';
@@ -63,6 +64,46 @@ const SCHEMAS: Record<string, Record<string, unknown>> = {
     required: ['day', 'id', 'code', 'word'],
     additionalProperties: false,
   },
+  'array of objects, minItems/maxItems': {
+    type: 'array',
+    items: {
+      type: 'object',
+      properties: { n: { type: 'integer', minimum: 0, maximum: 50 }, tag: { enum: ['a', 'b'] } },
+      required: ['n', 'tag'],
+      additionalProperties: false,
+    },
+    minItems: 1,
+    maxItems: 3,
+  },
+  'oneOf of tagged objects': {
+    oneOf: [
+      {
+        type: 'object',
+        properties: { kind: { const: 'circle' }, r: { type: 'integer', minimum: 1, maximum: 9 } },
+        required: ['kind', 'r'],
+        additionalProperties: false,
+      },
+      {
+        type: 'object',
+        properties: { kind: { const: 'square' }, side: { type: 'integer', minimum: 100, maximum: 999 } },
+        required: ['kind', 'side'],
+        additionalProperties: false,
+      },
+    ],
+  },
+  'enum of mixed values, const': {
+    type: 'object',
+    properties: { level: { enum: [1, 'high', null, true] }, version: { const: 2 } },
+    required: ['level', 'version'],
+    additionalProperties: false,
+  },
+  'prefixItems with an items schema': {
+    type: 'array',
+    prefixItems: [{ type: 'string', maxLength: 3 }],
+    items: { type: 'integer', minimum: -5, maximum: 5 },
+    minItems: 1,
+    maxItems: 4,
+  },
   'recursive $ref': {
     $defs: {
       node: {
@@ -78,8 +119,8 @@ const SCHEMAS: Record<string, Record<string, unknown>> = {
 
 const PROMPT = 'Once upon a time there was a';
 const MAX_TOKENS = 160;
-const SCALE = Number(env.SLMKIT_CONSTRAINT_SCALE ?? 1);
-const SAMPLES = 4 * SCALE;
+const GIVEN_SAMPLES =
+  env.SLMKIT_CONSTRAINT_SAMPLES === undefined ? undefined : Number(env.SLMKIT_CONSTRAINT_SAMPLES);
 const sampled = (seed: number): GenerateOptions => ({
   temperature: 1,
   topK: 0,
@@ -92,12 +133,14 @@ beforeAll(async () => {
   dir = await ensureModel('tiny');
 });
 
-const BACKENDS: Record<string, (dir: string) => Promise<LocalLanguageModel>> = {
-  'node (session thread)': (d) => createModel(d),
-  'node (main thread)': (d) => createModel(d, { sessionThread: 'main' }),
+/** Each backend, and how many outputs of every format it samples (the first one greedy). */
+const BACKENDS: Record<string, [(dir: string) => Promise<LocalLanguageModel>, number]> = {
+  'node (session thread)': [(d) => createModel(d), GIVEN_SAMPLES ?? 3],
+  // The mask runs on the calling thread either way: in-process, one greedy output is enough by default.
+  'node (main thread)': [(d) => createModel(d, { sessionThread: 'main' }), GIVEN_SAMPLES ?? 1],
 };
 
-describe.each(Object.entries(BACKENDS))('responseFormat: %s', (_name, load) => {
+describe.each(Object.entries(BACKENDS))('responseFormat: %s', (_name, [load, SAMPLES]) => {
   let model: LocalLanguageModel;
   beforeAll(async () => {
     model = await load(dir);
@@ -125,7 +168,7 @@ describe.each(Object.entries(BACKENDS))('responseFormat: %s', (_name, load) => {
 
   it('json: outputs that end are JSON values; cut ones are length without object', async () => {
     let ended = 0;
-    for (const result of await outputs({ type: 'json' }, 3 * SCALE, 40)) {
+    for (const result of await outputs({ type: 'json' }, SAMPLES, 40)) {
       if (result.finishReason === 'length') {
         expect(result.object).toBeUndefined();
         continue;
@@ -143,9 +186,14 @@ describe.each(Object.entries(BACKENDS))('responseFormat: %s', (_name, load) => {
     '[a-z]+@[a-z]+\\.(com|org)',
     '\\d{1,3}(\\.\\d{1,3}){3}',
     '(ab|cd)*e',
+    '[0-9]{4}-(0[1-9]|1[0-2])-[0-3][0-9]',
+    '(red|green|blue)(,(red|green|blue)){0,2}',
+    '[A-Z][a-z]{2,6} [A-Z][a-z]{2,6}',
+    '#[0-9a-f]{6}',
+    '[+-]?[1-9][0-9]{0,2}',
   ])('regex %s: every output matches', async (pattern) => {
     const whole = new RegExp(`^(?:${pattern})$`, 'u');
-    for (const result of await outputs({ type: 'regex', pattern }, 2 * SCALE)) {
+    for (const result of await outputs({ type: 'regex', pattern }, SAMPLES)) {
       if (result.finishReason === 'length') continue;
       expect(result.text).toMatch(whole);
     }
@@ -154,7 +202,7 @@ describe.each(Object.entries(BACKENDS))('responseFormat: %s', (_name, load) => {
   it('grammar: outputs are sentences of the grammar', async () => {
     const grammar = `root ::= item ("," item){0,3} "."
 item ::= "red" | "green" | [0-9]{1,2}`;
-    for (const result of await outputs({ type: 'grammar', grammar }, 2 * SCALE)) {
+    for (const result of await outputs({ type: 'grammar', grammar }, SAMPLES)) {
       expect(result.finishReason).toBe('stop');
       expect(result.text).toMatch(/^(red|green|[0-9]{1,2})(,(red|green|[0-9]{1,2})){0,3}\.$/);
     }
