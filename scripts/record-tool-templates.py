@@ -244,6 +244,15 @@ EXTRA_CASES = {
             "messages": [{"role": "system", "content": "You are a helpful assistant.", "tools": json.dumps(TOOLS)}, USER],
             "tools": TOOLS,
         },
+        {
+            # As the model card writes them (the functions, json.dumps), and as slmkit places `tools`.
+            "name": "functions in the system message, as the model card writes them",
+            "messages": [
+                {"role": "system", "content": "You are a helpful assistant.", "tools": json.dumps([t["function"] for t in TOOLS])},
+                USER,
+            ],
+            "tools": TOOLS,
+        },
     ],
 }
 

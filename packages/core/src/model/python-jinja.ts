@@ -253,6 +253,21 @@ function jsonValue(v: Value, options: JsonOptions, depth: number): string {
   }
 }
 
+/**
+ * Python's `json.dumps(value)` with its defaults (ensure_ascii, `', '` and `': '`): the JSON that
+ * Hugging Face users write into messages themselves (Phi-4-mini's system message `tools`).
+ */
+export function pythonJsonDumps(value: unknown): string {
+  const options = {
+    ensureAscii: true,
+    indent: null,
+    itemSeparator: ', ',
+    keySeparator: ': ',
+    sortKeys: false,
+  };
+  return jsonValue(toValue(value), options, 0);
+}
+
 function jsonContainer(
   items: string[],
   open: string,

@@ -1,4 +1,5 @@
 import type { ToolCallConstraint } from '../constraints/response-format.js';
+import { pythonJsonDumps } from '../model/python-jinja.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import { SlmkitError } from '../spec/errors.js';
 import type { ChatMessage } from '../spec/messages.js';
@@ -77,7 +78,7 @@ export class ModelToolCalling {
   /**
    * What a rendering with `tools` gives the template besides its `tools` variable, where the
    * family's template looks for them (see `ToolFormat.toolsPlacement`): SmolLM3's `xml_tools`
-   * variable; Phi-4-mini's system message `tools` field (a JSON string of the functions); for a
+   * variable; Phi-4-mini's system message `tools` field (`json.dumps` of the functions); for a
    * template with no place for tools (Gemma 3), their description at the end of the system message.
    * A system message is added first where one is needed and there is none.
    */
@@ -93,7 +94,8 @@ export class ModelToolCalling {
       case 'xml_tools':
         return { messages, variables: { xml_tools: tools } };
       case 'system-message': {
-        const functions = JSON.stringify(tools.map((tool) => tool.function));
+        // As Phi-4-mini's model card writes them: `json.dumps` of the functions.
+        const functions = pythonJsonDumps(tools.map((tool) => tool.function));
         return {
           messages: withSystem(messages, (system) => ({ ...system, tools: functions })),
           variables: {},
