@@ -8,12 +8,13 @@
  * A paired run then loads all systems into one process and alternates them run by run. Progress goes
  * to stderr, the Markdown report to stdout, the JSON to bench/results/.
  *
- * Scenario workloads (bench/lib/scenarios.ts: a 10-turn chat, a saved 1,000-token prefix) run in the
- * same rounds, each of their roles in a fresh process (bench/scenario-child.ts), with a temporary
- * slmkit cache directory per round and scenario.
+ * Scenario workloads (bench/lib/scenarios.ts: a 10-turn chat, a saved 1,000-token prefix, what a
+ * structured-output responseFormat costs) run in the same rounds, each of their roles in a fresh
+ * process (bench/scenario-child.ts), with a temporary slmkit cache directory per round and scenario.
  *
  *   npm run bench [-- --rounds 4 --pairs 3 --threads 2 --no-spinning --quick --write-docs
- *                     --only greedy-128,greedy-1024,chat-10,profile-1000 --skip-paired --skip-micro]
+ *                     --only greedy-128,greedy-1024,chat-10,profile-1000,structured-output
+ *                     --skip-paired --skip-micro]
  */
 import { fork } from 'node:child_process';
 import { createReadStream } from 'node:fs';
@@ -26,6 +27,7 @@ import type { ChildResult } from './child.js';
 import { describeMachine, machineInfo } from './lib/machine.js';
 import { type BenchReport, type RoundRecord, renderReport } from './lib/report.js';
 import { isScenarioId, SCENARIOS, type ScenarioId, type ScenarioResult } from './lib/scenarios.js';
+import { median, percentile } from './lib/stats.js';
 import { modelFolder, WORKLOADS, type WorkloadId } from './lib/workloads.js';
 import type { MicroRow } from './micro.js';
 import type { PairedResult } from './paired.js';
@@ -200,6 +202,8 @@ async function runScenarioRound(
       if (result.scenario === 'chat-10') {
         const ttft = result.turns.map((turn) => turn.ttftMs.toFixed(0));
         summary = `ttft per turn ${ttft.join(' ')} ms`;
+      } else if (result.scenario === 'structured-output') {
+        summary = structuredSummary(result);
       } else {
         const p = result.profile;
         const prefix =
@@ -216,6 +220,21 @@ async function runScenarioRound(
     await rm(cacheDir, { recursive: true, force: true });
   }
   return results;
+}
+
+/** The progress line of a structured-output role: its mask times, or its decode speed. */
+function structuredSummary(result: Extract<ScenarioResult, { scenario: 'structured-output' }>): string {
+  if (result.mask) {
+    const m = result.mask;
+    return `mask ${median(m.perTokenMs).toFixed(3)} ms/token (p95 ${percentile(m.perTokenMs, 0.95).toFixed(3)}), first compile ${m.firstCompileMs.toFixed(0)} ms, cached ${median(m.cachedCompileMs).toFixed(2)} ms`;
+  }
+  const runs = result.decode?.runs ?? [];
+  return runs
+    .map(
+      (r) =>
+        `${r.constrained ? 'constrained' : 'free'} ${r.msPerToken.toFixed(2)} ms/token (${r.tokenIds.length} tokens)`,
+    )
+    .join(', ');
 }
 
 /** Replaces the generated section of docs/benchmarks.md with the new report. */

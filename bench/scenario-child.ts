@@ -12,9 +12,11 @@ import {
   type ScenarioId,
   type ScenarioResult,
 } from './lib/scenarios.js';
+import type { StructuredRole } from './lib/structured.js';
 import { modelFolder } from './lib/workloads.js';
 import { runChat } from './scenarios/chat.js';
 import { runProfile } from './scenarios/profile.js';
+import { runDecode, runMask } from './scenarios/structured.js';
 
 async function main() {
   const [scenario, role, threads, spinning, cacheDir] = process.argv.slice(2);
@@ -29,9 +31,25 @@ async function main() {
   if (definition.id === 'chat-10') {
     const { loadMs, turns } = await runChat(role as ChatRole, load, cacheDir);
     result = { scenario: 'chat-10', role: role as ChatRole, loadMs, peakRssMb: peakRssMb(), turns };
-  } else {
+  } else if (definition.id === 'profile-1000') {
     const { loadMs, profile } = await runProfile(role as ProfileRole, load, cacheDir);
     result = { scenario: 'profile-1000', role: role as ProfileRole, loadMs, peakRssMb: peakRssMb(), profile };
+  } else {
+    const structured = role as StructuredRole;
+    result =
+      structured === 'mask-32k' || structured === 'mask-152k'
+        ? {
+            scenario: 'structured-output',
+            role: structured,
+            mask: await runMask(structured),
+            peakRssMb: peakRssMb(),
+          }
+        : {
+            scenario: 'structured-output',
+            role: structured,
+            decode: await runDecode(structured, load),
+            peakRssMb: peakRssMb(),
+          };
   }
   if (process.send) process.send(result, () => process.exit(0));
   else console.log(JSON.stringify(result, (key, value) => (key.endsWith('Ids') ? value.length : value), 2));

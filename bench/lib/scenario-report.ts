@@ -9,6 +9,7 @@ import {
   type ScenarioResult,
 } from './scenarios.js';
 import { formatSummary, summarize } from './stats.js';
+import { renderStructured } from './structured-report.js';
 
 const CHAT_LABELS: Record<ChatRole, string> = {
   chat: 'slmkit createChat()',
@@ -285,9 +286,16 @@ export function renderScenarios(
   ids: readonly ScenarioId[],
   rounds: readonly (readonly ScenarioResult[])[],
 ): string[] {
-  if (ids.length === 0) return [];
-  const lines = ['### Chat and saved prefixes (separate processes, interleaved rounds)', ''];
+  const lines: string[] = [];
+  if (ids.includes('chat-10') || ids.includes('profile-1000'))
+    lines.push('### Chat and saved prefixes (separate processes, interleaved rounds)', '');
   if (ids.includes('chat-10')) lines.push(...chatSection(rounds), '');
   if (ids.includes('profile-1000')) lines.push(...profileSection(rounds), '');
+  if (ids.includes('structured-output'))
+    lines.push(
+      '### Structured output (separate processes, interleaved rounds)',
+      '',
+      ...renderStructured(rounds),
+    );
   return lines;
 }

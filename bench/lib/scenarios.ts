@@ -10,9 +10,14 @@
  * - `profile-1000`: a ~1,000-token system message (a user profile) saved with
  *   `cachePrefix(profile, { persist: true })` in one process, then in fresh processes a request of
  *   profile + question that starts from the saved prefix, against the same request recomputed.
+ * - `structured-output`: what a `responseFormat` costs (bench/lib/structured.ts): compile times
+ *   and the token mask per token at 32k and 152k vocabularies, and greedy decoding with and
+ *   without the constraint.
  */
+import type { DecodeMeasure, MaskMeasure, StructuredRole } from './structured.js';
+import { STRUCTURED_ROLES } from './structured.js';
 
-export type ScenarioId = 'chat-10' | 'profile-1000';
+export type ScenarioId = 'chat-10' | 'profile-1000' | 'structured-output';
 
 /** chat-10: `chat` = `model.createChat()`, `recompute` = `generate(messages)` without any cache. */
 export type ChatRole = 'chat' | 'recompute' | 'transformers';
@@ -47,6 +52,13 @@ export const SCENARIOS: Record<ScenarioId, Scenario> = {
       '~1,000-token profile (system message) saved with cachePrefix({ persist: true }), then profile + question in a fresh process, vs recomputed',
     setup: ['save'] satisfies ProfileRole[],
     roles: ['restore', 'recompute'] satisfies ProfileRole[],
+  },
+  'structured-output': {
+    id: 'structured-output',
+    title:
+      'responseFormat (a nested JSON schema): compile times and the token mask per token at 32k and 152k vocabularies, greedy decoding with and without it',
+    setup: [],
+    roles: STRUCTURED_ROLES,
   },
 };
 
@@ -192,4 +204,12 @@ export type ScenarioResult =
       readonly loadMs: number;
       readonly peakRssMb: number;
       readonly profile: ProfileMeasure;
+    }
+  | {
+      readonly scenario: 'structured-output';
+      readonly role: StructuredRole;
+      readonly peakRssMb: number;
+      /** The mask roles' measures, or the decode roles'. */
+      readonly mask?: MaskMeasure;
+      readonly decode?: DecodeMeasure;
     };

@@ -27,3 +27,10 @@ export function formatSummary(s: Summary | undefined, digits = 2): string {
   if (s.n === 1) return s.median.toFixed(digits);
   return `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
 }
+
+/** The `p`-quantile (0–1) of `values`, nearest rank (p 0.95: the value 95% of them do not exceed). */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
+}
