@@ -331,6 +331,33 @@ describe('tools on Mistral Nemo ([TOOL_CALLS] control token)', () => {
   });
 });
 
+describe('tools on Llama 3.2 (a bare JSON reply, or after <|python_tag|>)', () => {
+  let model: LocalLanguageModel;
+  beforeAll(async () => {
+    model = await createModel(await ensureModel({ tokenizer: 'llama3_2' }));
+  });
+  afterAll(() => model?.dispose());
+
+  it.each([
+    ['a bare JSON reply', ''],
+    ['after the <|python_tag|> special token', '<|python_tag|>'],
+  ])('%s is held back, then parsed as a call at the end', async (_, prefix) => {
+    const [eos] = model.config.eosTokenIds;
+    const call = '{"name": "get_weather", "parameters": {"city": "Rome", "days": 1}}';
+    const ids = [...(await model.encode(prefix + call, { addSpecialTokens: false })), eos];
+    const stream = model.stream(ASK, { tools: TOOLS, logitsProcessors: [scripted(ids)], maxNewTokens: 60 });
+    const chunks = await collect(stream);
+    const result = await stream.result;
+    expect(result.tokenIds).toEqual(ids);
+    expect(result.finishReason).toBe('tool-calls');
+    expect(result.toolCalls).toEqual([
+      { id: expect.any(String), name: 'get_weather', arguments: { city: 'Rome', days: 1 } },
+    ]);
+    // Nothing of the call was shown as text while it streamed.
+    expect(chunks.map((c) => c.text).join('')).toBe('');
+  });
+});
+
 describe('tools on a model whose template has no tool format', () => {
   it('is INVALID_OPTION saying so', async () => {
     const model = await createModel(await ensureModel('tiny'));
