@@ -3,7 +3,7 @@ import { webBrowserBundle } from './packages/web/tsup.browser.js';
 
 // One build per workspace package: ESM + CJS + type declarations. Every dependency stays external,
 // so @slmkit/node resolves @slmkit/core (and onnxruntime-node) from node_modules at run time.
-function pkg(name: 'core' | 'node' | 'web', extra: Partial<Options> = {}): Options {
+function pkg(name: 'core' | 'node' | 'web' | 'server', extra: Partial<Options> = {}): Options {
   return {
     name: `@slmkit/${name}`,
     entry: { index: `packages/${name}/src/index.ts` },
@@ -52,6 +52,14 @@ const adapters = [
     entry: { index: 'packages/web/src/index.ts', worker: 'packages/web/src/worker-entry.ts' },
   }),
   webBrowserBundle(),
+  pkg('server', {
+    // The handler (index) is runtime-neutral; `node` serves it with node:http.
+    platform: 'neutral',
+    entry: { index: 'packages/server/src/index.ts', node: 'packages/server/src/node.ts' },
+    external: [/^@slmkit\//, /^node:/],
+    // Kept as written: runtimes other than Node (Deno, Bun) need the prefix.
+    removeNodeProtocol: false,
+  }),
 ];
 
 export default defineConfig(

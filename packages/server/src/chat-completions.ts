@@ -1,0 +1,202 @@
+// POST /v1/chat/completions: OpenAI chat requests as slmkit message prompts.
+import type {
+  ChatMessage,
+  GenerationResult,
+  ModelConfig,
+  ResponseFormat,
+  TextContentPart,
+} from '@slmkit/core';
+import {
+  checkFields,
+  checkN,
+  describeType,
+  invalidType,
+  invalidValue,
+  isObject,
+  type JsonObject,
+  missing,
+  optionalBoolean,
+  optionalObject,
+  optionalString,
+  streamFields,
+  unsupported,
+} from './params.js';
+import { finishReasonOf, type Generation, type OutputFormat, usageOf } from './run.js';
+import { IGNORED_FIELDS, maxTokensField, SAMPLING_FIELDS, samplingOptions } from './sampling.js';
+import { checkToolFields, TOOL_FIELDS, TOOLS_UNAVAILABLE } from './tools.js';
+
+const KNOWN = new Set([
+  'model',
+  'messages',
+  'stream',
+  'stream_options',
+  'n',
+  'max_completion_tokens',
+  'response_format',
+  'logprobs',
+  'chat_template_kwargs',
+  ...SAMPLING_FIELDS,
+  ...IGNORED_FIELDS,
+  ...TOOL_FIELDS,
+]);
+
+/** OpenAI fields that would change the output in ways slmkit cannot: refused unless off. */
+const REFUSED: Record<string, (value: unknown) => string | undefined> = {
+  top_logprobs: () => 'token log probabilities are not available yet.',
+  modalities: (v) =>
+    Array.isArray(v) && v.every((m) => m === 'text') ? undefined : 'slmkit models produce text only.',
+  audio: () => 'slmkit models produce text only.',
+  prediction: () => 'predicted outputs are not supported.',
+  web_search_options: () => 'the server has no web search.',
+  reasoning_effort: () => "the model's own template decides; pass chat_template_kwargs instead.",
+  verbosity: () => 'the output length is set with max_completion_tokens.',
+  functions: () => "the deprecated 'functions' API is not supported.",
+  function_call: () => "the deprecated 'functions' API is not supported.",
+};
+
+/** Roles OpenAI defines, and what the chat template gets ('developer' is the system role). */
+const ROLES: Record<string, string> = {
+  system: 'system',
+  developer: 'system',
+  user: 'user',
+  assistant: 'assistant',
+};
+
+/** Fields of a message besides role and content: accepted (name is not passed to the template). */
+const MESSAGE_FIELDS = new Set(['role', 'content', 'name', 'refusal']);
+
+/** A chat request as slmkit call options. */
+export function chatGeneration(body: JsonObject, config: ModelConfig): Generation {
+  checkFields(body, KNOWN, REFUSED);
+  checkN(body);
+  if (optionalBoolean(body, 'logprobs')) {
+    throw unsupported('logprobs', 'token log probabilities are not available yet.');
+  }
+  const messages = chatMessages(body.messages);
+  const maxTokens = maxTokensField(body, 'max_completion_tokens') ?? maxTokensField(body, 'max_tokens');
+  const options = samplingOptions(body, config, maxTokens);
+  const templateVariables = optionalObject(body, 'chat_template_kwargs');
+  if (templateVariables) options.templateVariables = templateVariables;
+  const responseFormat = responseFormatField(body);
+  if (responseFormat) options.responseFormat = responseFormat;
+  checkToolFields(body);
+  return { prompt: messages, options, ...streamFields(body), promptParam: 'messages' };
+}
+
+/** The request's messages as slmkit chat messages; each wrong field is named, e.g. messages[1].content. */
+function chatMessages(value: unknown): ChatMessage[] {
+  if (value === undefined || value === null) throw missing('messages');
+  if (!Array.isArray(value)) throw invalidType('messages', 'an array of messages', value);
+  if (value.length === 0) throw invalidValue('messages', 'expected at least one message, but got none.');
+  return value.map((message, i) => chatMessage(message, `messages[${i}]`));
+}
+
+function chatMessage(message: unknown, at: string): ChatMessage {
+  if (!isObject(message)) throw invalidType(at, 'an object', message);
+  const role = message.role;
+  if (role === undefined || role === null) throw missing(`${at}.role`);
+  if (typeof role !== 'string') throw invalidType(`${at}.role`, 'a string', role);
+  if (role === 'tool' || 'tool_calls' in message || 'tool_call_id' in message) {
+    throw unsupported(at, TOOLS_UNAVAILABLE);
+  }
+  const templateRole = ROLES[role];
+  if (!templateRole) {
+    throw invalidValue(
+      `${at}.role`,
+      `expected one of 'system', 'developer', 'user', 'assistant', but got ${JSON.stringify(role)}.`,
+    );
+  }
+  checkFields(message, MESSAGE_FIELDS, { audio: () => 'slmkit models take text only.' }, `${at}.`);
+  optionalString(message, 'name', `${at}.name`);
+  return { role: templateRole, content: messageContent(message.content, `${at}.content`, role) };
+}
+
+/** A string, or text parts (kept as parts: slmkit joins them as the template needs). */
+function messageContent(content: unknown, at: string, role: string): string | TextContentPart[] {
+  if (typeof content === 'string') return content;
+  if ((content === null || content === undefined) && role === 'assistant') return '';
+  if (content === undefined || content === null) throw missing(at);
+  if (!Array.isArray(content)) throw invalidType(at, 'a string or an array of content parts', content);
+  return content.map((part, j): TextContentPart => {
+    const where = `${at}[${j}]`;
+    if (!isObject(part)) throw invalidType(where, 'an object', part);
+    // An assistant's refusal part is text it wrote.
+    const textKey = role === 'assistant' && part.type === 'refusal' ? 'refusal' : 'text';
+    if (part.type !== 'text' && textKey !== 'refusal') {
+      if (typeof part.type !== 'string') throw invalidType(`${where}.type`, 'a string', part.type);
+      throw unsupported(`${where}.type`, `slmkit models take text only, got a '${part.type}' part.`);
+    }
+    const text = part[textKey];
+    if (typeof text !== 'string') throw invalidType(`${where}.${textKey}`, 'a string', text);
+    return { type: 'text', text };
+  });
+}
+
+/** `response_format`: text (no constraint), json_object → slmkit 'json', json_schema → 'json_schema'. */
+function responseFormatField(body: JsonObject): ResponseFormat | undefined {
+  const format = optionalObject(body, 'response_format');
+  if (!format) return undefined;
+  const type = format.type;
+  if (type === 'text') return undefined;
+  if (type === 'json_object') return { type: 'json' };
+  if (type === 'json_schema') {
+    const spec = format.json_schema;
+    if (spec === undefined || spec === null) throw missing('response_format.json_schema');
+    if (!isObject(spec)) throw invalidType('response_format.json_schema', 'an object', spec);
+    const name = optionalString(spec, 'name', 'response_format.json_schema.name');
+    optionalString(spec, 'description', 'response_format.json_schema.description');
+    // Output is always held to the schema, so strict: false gets stricter output than it asks for.
+    optionalBoolean(spec, 'strict', 'response_format.json_schema.strict');
+    const schema = optionalObject(spec, 'schema', 'response_format.json_schema.schema');
+    if (!schema) return { type: 'json' };
+    return name === undefined ? { type: 'json_schema', schema } : { type: 'json_schema', schema, name };
+  }
+  if (type === undefined || type === null) throw missing('response_format.type');
+  throw invalidValue(
+    'response_format.type',
+    `expected one of 'text', 'json_object', 'json_schema', but got ${typeof type === 'string' ? JSON.stringify(type) : describeType(type)}.`,
+  );
+}
+
+/** The response bodies and stream chunks of one chat completion. */
+export function chatFormat(model: string, includeUsage: boolean): OutputFormat {
+  const id = `chatcmpl-${crypto.randomUUID().replaceAll('-', '')}`;
+  const created = Math.floor(Date.now() / 1000);
+  const chunk = (choices: unknown[], extra: object = {}) => ({
+    id,
+    object: 'chat.completion.chunk',
+    created,
+    model,
+    choices,
+    // With include_usage every chunk has a usage field: null until the last one.
+    ...(includeUsage ? { usage: null } : {}),
+    ...extra,
+  });
+  const choice = (delta: object, finishReason: string | null = null) => ({
+    index: 0,
+    delta,
+    logprobs: null,
+    finish_reason: finishReason,
+  });
+  return {
+    complete: (result: GenerationResult) => ({
+      id,
+      object: 'chat.completion',
+      created,
+      model,
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: result.text, refusal: null },
+          logprobs: null,
+          finish_reason: finishReasonOf(result.finishReason),
+        },
+      ],
+      usage: usageOf(result.usage),
+    }),
+    opening: () => [chunk([choice({ role: 'assistant', content: '' })])],
+    text: (text) => chunk([choice({ content: text })]),
+    finish: (result) => chunk([choice({}, finishReasonOf(result.finishReason))]),
+    usage: (result) => chunk([], { usage: usageOf(result.usage) }),
+  };
+}
