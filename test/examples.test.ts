@@ -50,6 +50,16 @@ describe('examples', () => {
     );
   });
 
+  it('openai-server serves the tiny model and answers fetch calls in OpenAI shapes', async () => {
+    const { stdout } = await tsx('examples/openai-server.ts');
+    expect(stdout).toMatch(/^listening on http:\/\/127\.0\.0\.1:\d+\nmodels: tiny\n/);
+    expect(stdout).toMatch(/\nchat: \[length\] ".*" \(\d+ \+ 8 tokens\)\n/);
+    expect(stdout).toMatch(/\nstream: \d+ events, same text: true\n/);
+    expect(stdout).toContain(
+      "400 temperature: Invalid type for 'temperature': expected a number, but got a string instead.",
+    );
+  });
+
   it('testing checks code against createTestModel', async () => {
     const { stdout } = await tsx('examples/testing.ts');
     expect(stdout).toMatch(/^ok 1 - streamed \d+ tokens, as returned\n/);
