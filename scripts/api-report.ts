@@ -22,6 +22,8 @@ export const API_ENTRIES: Record<string, { pkg: string; dts: string; coreTypes?:
   'core-testing': { pkg: 'core', dts: 'dist/testing.d.ts', coreTypes: 'elsewhere' },
   node: { pkg: 'node', dts: 'dist/index.d.ts' },
   web: { pkg: 'web', dts: 'dist/index.d.ts' },
+  server: { pkg: 'server', dts: 'dist/index.d.ts' },
+  'server-node': { pkg: 'server', dts: 'dist/node.d.ts' },
 };
 
 /** Runs API Extractor for every entry; returns the names whose report differs from api/ (check mode). */

@@ -9,7 +9,8 @@ const run = (args: string[]) =>
 
 describe('built packages', () => {
   it('are built (run `npm run build`, or `npm test` which builds first)', () => {
-    for (const pkg of ['core', 'node', 'web']) expect(existsSync(`packages/${pkg}/dist/index.js`)).toBe(true);
+    for (const pkg of ['core', 'node', 'web', 'server'])
+      expect(existsSync(`packages/${pkg}/dist/index.js`)).toBe(true);
   });
 
   /** What an entry point's module prints: its export names, sorted, with the type of each. */
@@ -70,6 +71,8 @@ describe('built packages', () => {
         'withHfHubCache',
       ]),
     ],
+    ['@slmkit/server', exported(['createOpenAIHandler'])],
+    ['@slmkit/server/node', exported(['createNodeListener', 'serve'])],
   ];
   for (const [pkg, expected] of ENTRIES) {
     it(`${pkg} imports from ESM and requires from CJS, with exactly its exports`, () => {
