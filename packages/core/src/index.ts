@@ -26,6 +26,8 @@ export type {
   ResponseFormat,
   StreamChunk,
   TokenizedPrompt,
+  TokenLogprob,
+  TopLogprob,
 } from './spec/generation.js';
 export type { LanguageModel } from './spec/language-model.js';
 export type { LogitsContext, LogitsProcessor, LogitsStage } from './spec/logits.js';

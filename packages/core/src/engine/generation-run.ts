@@ -6,7 +6,7 @@ import type { DecoderSignature } from '../model/decoder-signature.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import type { HostTensor, InferenceSession, SessionValue } from '../spec/backend.js';
 import { SlmkitError } from '../spec/errors.js';
-import type { FinishReason, GenerationResult, StreamChunk } from '../spec/generation.js';
+import type { FinishReason, GenerationResult, StreamChunk, TokenLogprob } from '../spec/generation.js';
 import type { ToolCall, ToolCallError } from '../spec/tools.js';
 import { IncrementalDetokenizer } from '../text/detokenizer.js';
 import { StopStringMatcher } from '../text/stop-strings.js';
@@ -66,6 +66,8 @@ class SequenceState {
   readonly toolCallErrors: ToolCallError[] = [];
   /** Calls completed since the last chunk. */
   newToolCalls: ToolCall[] = [];
+  /** With `logprobs`: one per token. */
+  readonly logprobs: TokenLogprob[] = [];
 
   constructor(
     readonly index: number,
@@ -176,6 +178,7 @@ export class GenerationRun {
         finishReason: this.finishReason(s),
         ...this.parsedObject(s),
         ...this.toolResults(s),
+        ...(this.request.options.logprobs === undefined ? {} : { logprobs: [...s.logprobs] }),
         usage: {
           promptTokens: s.promptTokenIds.length,
           cachedPromptTokens: this.request.reusedTokens,
@@ -285,6 +288,8 @@ export class GenerationRun {
     const { options } = this.request;
     s.pipeline.process(logits);
     const tokenId = s.sampler.sample(logits);
+    const logprob =
+      options.logprobs === undefined ? undefined : this.logprobOf(s, tokenId, logits, options.logprobs);
     const now = performance.now();
     if (s.tokenIds.length === 0) s.firstTokenTime = now;
     s.lastTokenTime = now;
@@ -302,7 +307,28 @@ export class GenerationRun {
       else if (s.tokenIds.length >= options.maxNewTokens || contextFull) text += this.finish(s, 'length');
     }
     s.text += text;
-    return { text, tokenId, sequenceIndex: s.index, ...this.takeToolCalls(s) };
+    return {
+      text,
+      tokenId,
+      sequenceIndex: s.index,
+      ...this.takeToolCalls(s),
+      ...(logprob ? { logprob } : {}),
+    };
+  }
+
+  /** The log-probability of the token `s` just sampled from `logits`, with `top` alternatives (recorded on `s`). */
+  private logprobOf(s: SequenceState, tokenId: number, logits: Float32Array, top: number): TokenLogprob {
+    const { tokenizer } = this.request;
+    const text = (id: number) => tokenizer.decode([id], { skipSpecialTokens: false });
+    const values = s.sampler.logprobs(tokenId, logits, top);
+    const entry: TokenLogprob = {
+      tokenId,
+      token: text(tokenId),
+      logprob: values.logprob,
+      topLogprobs: values.top.map(([id, logprob]) => ({ tokenId: id, token: text(id), logprob })),
+    };
+    s.logprobs.push(entry);
+    return entry;
   }
 
   /** `{ toolCalls }` completed since the last chunk of `s`, if any. */

@@ -30,7 +30,28 @@ export interface ResolvedGenerateOptions extends PipelineOptions {
   readonly responseFormat: ResponseFormat | undefined;
   /** The call's tools and tool choice, if it has tools (checked). */
   readonly tools: ResolvedTools | undefined;
+  /** With `logprobs`: how many alternatives each token reports (its topLogprobs); undefined when off. */
+  readonly logprobs: number | undefined;
 }
+
+/** Most alternatives `topLogprobs` may ask for (OpenAI's bound). */
+const MAX_TOP_LOGPROBS = 20;
+
+/** The resolved `logprobs` of `options` (see {@link ResolvedGenerateOptions.logprobs}); INVALID_OPTION for bad values. */
+function resolveLogprobs(options: GenerateOptions): number | undefined {
+  const { logprobs, topLogprobs } = options;
+  if (logprobs !== undefined && typeof logprobs !== 'boolean')
+    invalid(`logprobs must be true or false; got ${showValue(logprobs)}.`);
+  if (topLogprobs !== undefined) {
+    if (!isIntegerIn(topLogprobs, 0, MAX_TOP_LOGPROBS))
+      invalid(`topLogprobs must be an integer in [0, ${MAX_TOP_LOGPROBS}]; got ${showValue(topLogprobs)}.`);
+    if (logprobs !== true) invalid('topLogprobs needs logprobs: true.');
+  }
+  return logprobs ? (topLogprobs ?? 0) : undefined;
+}
+
+const isIntegerIn = (value: unknown, min: number, max: number): boolean =>
+  typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 
 function invalid(message: string): never {
   throw new SlmkitError('INVALID_OPTION', message);
@@ -219,6 +240,7 @@ export function resolveGenerateOptions(
   checkTemplateVariables(options.templateVariables);
   checkResponseFormat(options.responseFormat);
   const tools = resolveTools(options);
+  const logprobs = resolveLogprobs(options);
 
   const temperatureGiven = options.temperature !== undefined;
   const doSample =
@@ -246,5 +268,6 @@ export function resolveGenerateOptions(
     signal: options.signal,
     responseFormat: options.responseFormat,
     tools,
+    logprobs,
   };
 }

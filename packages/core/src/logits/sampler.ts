@@ -132,6 +132,14 @@ export class TokenSampler {
   /** Scratch buffers, sized to the logits on first use (a graph may have more logits than vocab_size says). */
   private probs = new Float32Array(0);
   private order = new Int32Array(0);
+  /**
+   * The last draw's distribution: the `keptCount` most likely tokens (every truncation keeps a
+   * prefix of the tokens in order of their logits), with unnormalised probabilities in `probs`
+   * adding up to `keptMass`.
+   */
+  private keptCount = 0;
+  private keptMass = 0;
+  private topScratch = new Int32Array(0);
 
   constructor(
     private readonly params: SamplingParams,
@@ -202,10 +210,47 @@ export class TokenSampler {
     return this.draw(probs, order, keep);
   }
 
+  /**
+   * Log-probabilities of `tokenId` (the token just sampled from `logits`) and of the `top` most
+   * likely tokens, in the distribution it was drawn from: with sampling, the temperature-scaled
+   * softmax renormalised over what top-k, top-p and min-p kept (the alternatives are kept tokens
+   * only); greedy, the softmax of the logits (temperature 1, nothing cut). Alternatives of
+   * probability 0 are left out. Call right after
+   * {@link TokenSampler.sample} on the same logits.
+   */
+  logprobs(tokenId: number, logits: Float32Array, top: number): { logprob: number; top: [number, number][] } {
+    let logprob: (id: number) => number;
+    let available = logits.length;
+    if (this.params.temperature === 0) {
+      const max = logits[argmax(logits)];
+      let total = 0;
+      for (let i = 0; i < logits.length; i++) total += Math.exp(logits[i] - max) || 0;
+      const logTotal = Math.log(total);
+      logprob = (id) => logits[id] - max - logTotal;
+    } else {
+      const { probs, keptMass } = this;
+      logprob = (id) => Math.log(probs[id] / keptMass);
+      available = this.keptCount;
+    }
+    const count = Math.min(top, available);
+    if (this.topScratch.length < count) this.topScratch = new Int32Array(count);
+    if (count > 0) topIndices(logits, count, this.topScratch);
+    const alternatives: [number, number][] = [];
+    for (let i = 0; i < count; i++) {
+      const id = this.topScratch[i];
+      const value = logprob(id);
+      // Tokens of probability 0 (masked, banned) are no alternatives.
+      if (value > Number.NEGATIVE_INFINITY) alternatives.push([id, value]);
+    }
+    return { logprob: logprob(tokenId), top: alternatives };
+  }
+
   /** Draws one of `order[0..keep)` in proportion to `probs`. */
   private draw(probs: Float32Array, order: Int32Array, keep: number): number {
     let mass = 0;
     for (let i = 0; i < keep; i++) mass += probs[order[i]];
+    this.keptCount = keep;
+    this.keptMass = mass;
     let u = this.random() * mass;
     for (let i = 0; i < keep - 1; i++) {
       u -= probs[order[i]];
@@ -228,7 +273,15 @@ export class TokenSampler {
   /** Draws from the whole distribution, minus tokens under the min-p threshold. */
   private drawAll(probs: Float32Array, minP: number): number {
     let mass = 0;
-    for (let i = 0; i < probs.length; i++) if (probs[i] >= minP) mass += probs[i];
+    let kept = 0;
+    for (let i = 0; i < probs.length; i++) {
+      if (probs[i] >= minP) {
+        mass += probs[i];
+        kept++;
+      }
+    }
+    this.keptCount = kept;
+    this.keptMass = mass;
     let u = this.random() * mass;
     let last = 0;
     for (let i = 0; i < probs.length; i++) {

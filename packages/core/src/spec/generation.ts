@@ -74,6 +74,29 @@ export interface GenerateOptions {
   tools?: readonly ToolDefinition[];
   /** Whether and which tool the model calls (default 'auto'; see {@link ToolChoice}). Needs `tools`. */
   toolChoice?: ToolChoice;
+  /**
+   * Report the log-probability of every chosen token (`result.logprobs`, `chunk.logprob`), in the
+   * distribution it was chosen from: after the logits pipeline (penalties, bias, a responseFormat,
+   * your processors), with sampling the temperature-scaled softmax renormalised over what top-k,
+   * top-p and min-p kept, greedy the softmax at temperature 1 (default false).
+   */
+  logprobs?: boolean;
+  /** With `logprobs`: also the most likely tokens at each step, up to this many (0–20, default 0). */
+  topLogprobs?: number;
+}
+
+/** One alternative of a {@link TokenLogprob}: a token and its log-probability. */
+export interface TopLogprob {
+  readonly tokenId: number;
+  /** The token's text (special tokens included). */
+  readonly token: string;
+  readonly logprob: number;
+}
+
+/** The log-probability of a chosen token, and of the most likely tokens at its step (with `logprobs`). */
+export interface TokenLogprob extends TopLogprob {
+  /** The `topLogprobs` most likely tokens of the step, most likely first (those of probability 0 left out). */
+  readonly topLogprobs: readonly TopLogprob[];
 }
 
 /**
@@ -150,6 +173,8 @@ export interface GenerationResult {
    * their text stays in `text`. Absent when there are none.
    */
   toolCallErrors?: ToolCallError[];
+  /** With `logprobs`: one entry per token of `tokenIds`, in order. */
+  logprobs?: TokenLogprob[];
   /** Token counts and timings. */
   usage: GenerationUsage;
 }
@@ -164,6 +189,8 @@ export interface StreamChunk {
   sequenceIndex: number;
   /** With `tools`: the calls this token completed (absent when it completed none). */
   toolCalls?: readonly ToolCall[];
+  /** With `logprobs`: the token's log-probability (and the step's most likely tokens). */
+  logprob?: TokenLogprob;
 }
 
 /**
