@@ -125,7 +125,9 @@ export async function loadModel(
   const config = parseModelConfig(configJson!, generationJson, reader.location);
   let tokenizer: ReturnType<typeof createTokenizer>;
   try {
-    tokenizer = createTokenizer(tokenizerJson!, tokenizerConfig ?? {});
+    // transformers rebuilds a Llama-class SentencePiece tokenizer unless model_type maps elsewhere.
+    const modelType = typeof configJson!.model_type === 'string' ? configJson!.model_type : undefined;
+    tokenizer = createTokenizer(tokenizerJson!, tokenizerConfig ?? {}, { modelType });
   } catch (cause) {
     throw new SlmkitError(
       'MODEL_FILE_INVALID',
