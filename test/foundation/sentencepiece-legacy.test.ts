@@ -6,6 +6,8 @@
  * tokenizer.json and config.json. Byte-level BPE tokenizers are left as tokenizer.json says.
  */
 import { readFileSync } from 'node:fs';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import type { LocalLanguageModel } from '@slmkit/core';
@@ -226,5 +228,25 @@ describe('a fixture model, loaded through createModel (config.json model_type ll
     expect(rendered).toBe(chat.text);
     expect(await model.encode(rendered, { addSpecialTokens: false })).toEqual(chat.idsWithoutSpecialTokens);
     expect(await model.decode(chat.ids)).toBe(chat.decodedSkippingSpecialTokens);
+  });
+});
+
+describe('a folder whose config.json says model_type mistral, loaded through createModel', () => {
+  it('keeps tokenizer.json as it is, as transformers does for Mistral', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'slmkit-mistral-type-'));
+    try {
+      await cp(await ensureModel('tiny'), dir, { recursive: true });
+      const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+      await writeFile(join(dir, 'config.json'), JSON.stringify({ ...config, model_type: 'mistral' }));
+      const model = await createModel(dir);
+      try {
+        expect(await model.encode('  Two')).toEqual(caseOf(variant('model_type mistral'), '  Two').ids);
+        expect(await model.encode('  Two')).toEqual([1, 259, 6005]);
+      } finally {
+        await model.dispose();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
