@@ -779,17 +779,33 @@ describe('never throws, never loses text', () => {
 });
 
 describe('cost per push does not grow with the output', () => {
-  /** Milliseconds taken by each block of `size` one-character pushes of `output`. */
-  function blockTimes(format: ToolFormat, output: string, size: number): number[] {
+  /** CPU time of this process in milliseconds (not wall time: other processes on the machine do not count). */
+  const cpu = () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  };
+  /**
+   * CPU milliseconds taken by each block of `size` one-character pushes of `output`; stops early
+   * (`runaway`) when five blocks in a row take 30 times the fastest of the first ones, so that a
+   * parser whose cost grows fails quickly instead of running for minutes.
+   */
+  function blockTimes(
+    format: ToolFormat,
+    output: string,
+    size: number,
+  ): { times: number[]; runaway: boolean } {
     const parser = createToolCallParser(format, TOOLS);
     const times: number[] = [];
     for (let at = 0; at + size <= output.length; at += size) {
-      const start = performance.now();
+      const start = cpu();
       for (let i = at; i < at + size; i++) parser.push(output[i]);
-      times.push(performance.now() - start);
+      times.push(cpu() - start);
+      const recent = Math.min(...times.slice(-5));
+      if (times.length > 10 && recent > 20 && recent > 30 * Math.min(...times.slice(1, 6)))
+        return { times, runaway: true };
     }
     parser.end();
-    return times;
+    return { times, runaway: false };
   }
   const shapes: [string, ToolFormat, (n: number) => string][] = [
     ['free text (hermes)', FORMATS.hermes, (n) => 'a <b '.repeat(n / 5)],
@@ -826,13 +842,14 @@ describe('cost per push does not grow with the output', () => {
   ];
   for (const [label, format, build] of shapes) {
     it(label, () => {
-      // 300,000 characters pushed one by one, timed per block of 5,000: the blocks near the end
+      // 300,000 characters pushed one by one, timed per block of 10,000: the blocks near the end
       // (with ~300,000 characters held) cost what the blocks near the start cost. The fastest of
-      // ten blocks is compared, which filters out the noise of a shared machine. A parser that
-      // rescanned what it holds would be ~30x slower at the end.
-      const times = blockTimes(format, build(300_000), 5_000);
-      const early = Math.min(...times.slice(1, 11));
-      const late = Math.min(...times.slice(-10));
+      // five blocks is compared, which filters out garbage collections. A parser that rescanned
+      // what it holds would be ~30x slower at the end.
+      const { times, runaway } = blockTimes(format, build(300_000), 10_000);
+      expect(runaway).toBe(false);
+      const early = Math.min(...times.slice(1, 6));
+      const late = Math.min(...times.slice(-5));
       expect(late / early).toBeLessThan(3);
     });
   }

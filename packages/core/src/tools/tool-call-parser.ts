@@ -6,8 +6,11 @@ import type { ToolFormat } from './tool-format.js';
 
 /** What one piece of output gave: the free text now safe to show, the calls completed, the calls that failed. */
 export interface ToolCallDelta {
+  /** Free text that can be shown: it can no longer be part of a call. */
   readonly text: string;
+  /** Calls completed by this piece of output, in order. */
   readonly calls: readonly ToolCall[];
+  /** Calls that ended but could not be parsed; their text is in `text` too. */
   readonly errors: readonly ToolCallError[];
 }
 

@@ -25,6 +25,7 @@ export type ToolsPlacement = 'tools' | 'xml_tools' | 'system-message' | 'prompt'
 
 /** How one model family writes tool calls in its output. */
 export interface ToolFormat {
+  /** The family. */
   readonly name: ToolFormatName;
   /** Special tokens, by their text, that the output must be decoded with (not skipped) for calls to be seen, e.g. '[TOOL_CALLS]', '<|python_tag|>'. */
   readonly markerTokens: readonly string[];
