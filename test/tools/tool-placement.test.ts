@@ -120,6 +120,24 @@ describe('tools placed where the template reads them', () => {
     expect(renderMessages(e, [user], { tools })).toBe(
       `<bos><start_of_turn>user\n${prompt}\n\nWeather in Paris?<end_of_turn>\n<start_of_turn>model\n`,
     );
+    // Tool turns, which its template refuses as roles, become the blocks the prompt describes.
+    const call = {
+      id: 'call_1',
+      type: 'function',
+      function: { name: 'get_weather', arguments: { city: 'Paris' } },
+    };
+    const roundTrip: ChatMessage[] = [
+      user,
+      { role: 'assistant', content: '', tool_calls: [call, { ...call, id: 'call_2' }] },
+      { role: 'tool', tool_call_id: 'call_1', content: '21' },
+      { role: 'tool', tool_call_id: 'call_2', content: '22' },
+    ];
+    const code = '{"name":"get_weather","arguments":{"city":"Paris"}}';
+    expect(renderMessages(e, roundTrip, { tools })).toBe(
+      `<bos><start_of_turn>user\n${prompt}\n\nWeather in Paris?<end_of_turn>\n` +
+        `<start_of_turn>model\n\`\`\`tool_code\n${code}\n${code}\n\`\`\`<end_of_turn>\n` +
+        '<start_of_turn>user\n```tool_output\n21\n```\n```tool_output\n22\n```<end_of_turn>\n<start_of_turn>model\n',
+    );
     // Without tools the template renders as before.
     expect(renderMessages(e, [user], {})).toBe(
       '<bos><start_of_turn>user\nWeather in Paris?<end_of_turn>\n<start_of_turn>model\n',

@@ -79,7 +79,8 @@ export class ModelToolCalling {
    * What a rendering with `tools` gives the template besides its `tools` variable, where the
    * family's template looks for them (see `ToolFormat.toolsPlacement`): SmolLM3's `xml_tools`
    * variable; Phi-4-mini's system message `tools` field (`json.dumps` of the functions); for a
-   * template with no place for tools (Gemma 3), their description at the end of the system message.
+   * template with no place for tools (Gemma 3), their description at the end of the system message,
+   * and tool turns written as the prompt describes them (see {@link toolTurnsAsText}).
    * A system message is added first where one is needed and there is none.
    */
   templateInput(
@@ -103,7 +104,7 @@ export class ModelToolCalling {
       }
       case 'prompt': {
         const prompt = format.toolsPrompt?.(tools) ?? '';
-        const described = withSystem(messages, (system) => ({
+        const described = withSystem(toolTurnsAsText(messages), (system) => ({
           ...system,
           content: system.content === '' ? prompt : `${system.content}\n\n${prompt}`,
         }));
@@ -130,4 +131,39 @@ function withSystem(
   if (first?.role === 'system' && typeof first.content === 'string')
     return [edit(first as ChatMessage & { content: string }), ...rest];
   return [edit({ role: 'system', content: '' }), ...messages];
+}
+
+/**
+ * Tool turns for a template that knows only user and assistant turns (Gemma 3's refuses any other
+ * role): an assistant message's `tool_calls` become a ```tool_code block (JSON calls) after its
+ * text, and the `tool` messages after it one user turn of ```tool_output blocks, as the tools
+ * prompt tells the model.
+ */
+function toolTurnsAsText(messages: readonly ChatMessage[]): ChatMessage[] {
+  const out: ChatMessage[] = [];
+  for (const message of messages) {
+    if (message.role === 'tool') {
+      const block = `\`\`\`tool_output\n${typeof message.content === 'string' ? message.content : ''}\n\`\`\``;
+      const last = out.at(-1);
+      if (last?.role === 'user' && last.fromTools)
+        out[out.length - 1] = { ...last, content: `${last.content}\n${block}` };
+      else out.push({ role: 'user', content: block, fromTools: true });
+      continue;
+    }
+    const calls = message.role === 'assistant' && Array.isArray(message.tool_calls) ? message.tool_calls : [];
+    if (calls.length === 0) {
+      out.push(message);
+      continue;
+    }
+    const { tool_calls: _, ...rest } = message;
+    const code = calls
+      .map((call: { function?: { name?: unknown; arguments?: unknown } }) =>
+        JSON.stringify({ name: call.function?.name, arguments: call.function?.arguments }),
+      )
+      .join('\n');
+    const text = typeof message.content === 'string' && message.content !== '' ? `${message.content}\n` : '';
+    out.push({ ...rest, content: `${text}\`\`\`tool_code\n${code}\n\`\`\`` });
+  }
+  // The marker only joined results into one turn: templates never see it.
+  return out.map(({ fromTools: _, ...m }) => m as ChatMessage);
 }
