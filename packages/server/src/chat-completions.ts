@@ -23,7 +23,7 @@ import {
 } from './params.js';
 import { finishReasonOf, type Generation, type OutputFormat, usageOf } from './run.js';
 import { IGNORED_FIELDS, maxTokensField, SAMPLING_FIELDS, samplingOptions } from './sampling.js';
-import { checkToolFields, TOOL_FIELDS, TOOLS_UNAVAILABLE } from './tools.js';
+import { assistantToolCalls, openAIToolCalls, TOOL_FIELDS, toolOptions } from './tools.js';
 
 const KNOWN = new Set([
   'model',
@@ -60,10 +60,16 @@ const ROLES: Record<string, string> = {
   developer: 'system',
   user: 'user',
   assistant: 'assistant',
+  tool: 'tool',
 };
 
-/** Fields of a message besides role and content: accepted (name is not passed to the template). */
-const MESSAGE_FIELDS = new Set(['role', 'content', 'name', 'refusal']);
+/** The fields of a message of each role (`name` is accepted and not passed to the template). */
+const MESSAGE_FIELDS: Record<string, ReadonlySet<string>> = {
+  system: new Set(['role', 'content', 'name']),
+  user: new Set(['role', 'content', 'name']),
+  assistant: new Set(['role', 'content', 'name', 'refusal', 'tool_calls']),
+  tool: new Set(['role', 'content', 'tool_call_id', 'name']),
+};
 
 /** A chat request as slmkit call options. */
 export function chatGeneration(body: JsonObject, config: ModelConfig): Generation {
@@ -79,7 +85,9 @@ export function chatGeneration(body: JsonObject, config: ModelConfig): Generatio
   if (templateVariables) options.templateVariables = templateVariables;
   const responseFormat = responseFormatField(body);
   if (responseFormat) options.responseFormat = responseFormat;
-  checkToolFields(body);
+  const { tools, toolChoice } = toolOptions(body);
+  if (tools) options.tools = tools;
+  if (toolChoice) options.toolChoice = toolChoice;
   return { prompt: messages, options, ...streamFields(body), promptParam: 'messages' };
 }
 
@@ -96,19 +104,31 @@ function chatMessage(message: unknown, at: string): ChatMessage {
   const role = message.role;
   if (role === undefined || role === null) throw missing(`${at}.role`);
   if (typeof role !== 'string') throw invalidType(`${at}.role`, 'a string', role);
-  if (role === 'tool' || 'tool_calls' in message || 'tool_call_id' in message) {
-    throw unsupported(at, TOOLS_UNAVAILABLE);
-  }
   const templateRole = ROLES[role];
   if (!templateRole) {
     throw invalidValue(
       `${at}.role`,
-      `expected one of 'system', 'developer', 'user', 'assistant', but got ${JSON.stringify(role)}.`,
+      `expected one of 'system', 'developer', 'user', 'assistant', 'tool', but got ${JSON.stringify(role)}.`,
     );
   }
-  checkFields(message, MESSAGE_FIELDS, { audio: () => 'slmkit models take text only.' }, `${at}.`);
+  checkFields(
+    message,
+    MESSAGE_FIELDS[templateRole],
+    { audio: () => 'slmkit models take text only.' },
+    `${at}.`,
+  );
   optionalString(message, 'name', `${at}.name`);
-  return { role: templateRole, content: messageContent(message.content, `${at}.content`, role) };
+  const content = messageContent(message.content, `${at}.content`, role);
+  if (templateRole === 'tool') {
+    const id = optionalString(message, 'tool_call_id', `${at}.tool_call_id`);
+    if (id === undefined) throw missing(`${at}.tool_call_id`);
+    return { role: 'tool', content, tool_call_id: id };
+  }
+  const calls = message.tool_calls;
+  if (templateRole === 'assistant' && calls !== undefined && calls !== null) {
+    return { role: 'assistant', content, tool_calls: assistantToolCalls(calls, `${at}.tool_calls`) };
+  }
+  return { role: templateRole, content };
 }
 
 /** A string, or text parts (kept as parts: slmkit joins them as the template needs). */
@@ -187,7 +207,7 @@ export function chatFormat(model: string, includeUsage: boolean): OutputFormat {
       choices: [
         {
           index: 0,
-          message: { role: 'assistant', content: result.text, refusal: null },
+          message: assistantMessage(result),
           logprobs: null,
           finish_reason: finishReasonOf(result.finishReason),
         },
@@ -196,7 +216,20 @@ export function chatFormat(model: string, includeUsage: boolean): OutputFormat {
     }),
     opening: () => [chunk([choice({ role: 'assistant', content: '' })])],
     text: (text) => chunk([choice({ content: text })]),
+    toolCalls: (calls, first) => chunk([choice({ tool_calls: openAIToolCalls(calls, first) })]),
     finish: (result) => chunk([choice({}, finishReasonOf(result.finishReason))]),
     usage: (result) => chunk([], { usage: usageOf(result.usage) }),
+  };
+}
+
+/** The reply message: its text, and the calls it made (content is null when a reply is calls only). */
+function assistantMessage(result: GenerationResult) {
+  const calls = result.toolCalls ?? [];
+  if (calls.length === 0) return { role: 'assistant', content: result.text, refusal: null };
+  return {
+    role: 'assistant',
+    content: result.text === '' ? null : result.text,
+    refusal: null,
+    tool_calls: openAIToolCalls(calls).map(({ index: _, ...call }) => call),
   };
 }

@@ -74,6 +74,8 @@ const OPTION_PARAMS: [prefix: string, param: string][] = [
   ['responseFormat', 'response_format'],
   ['logitBias', 'logit_bias'],
   ['templateVariables', 'chat_template_kwargs'],
+  ['toolChoice', 'tool_choice'],
+  ['tools', 'tools'],
   ['maxNewTokens', 'max_tokens'],
   ['temperature', 'temperature'],
   ['topP', 'top_p'],
@@ -97,7 +99,10 @@ export function fromModelError(error: unknown, promptParam: string): HttpError {
   if (error instanceof HttpError) return error;
   if (isSlmkitErrorLike(error)) {
     if (error.code === 'INVALID_OPTION') {
-      const param = OPTION_PARAMS.find(([prefix]) => error.message.startsWith(prefix))?.[1] ?? null;
+      const param =
+        OPTION_PARAMS.find(([prefix]) => error.message.startsWith(prefix))?.[1] ??
+        // A model whose template has no tool-call format refuses tools in a sentence of its own.
+        (error.message.includes('has no tool-call format') ? 'tools' : null);
       return new HttpError(400, error.message, { param, code: 'invalid_value' });
     }
     if (error.code === 'INVALID_INPUT') {

@@ -7,6 +7,7 @@ import type {
   LanguageModel,
   Prompt,
   StreamChunk,
+  ToolCall,
 } from '@slmkit/core';
 import { fromModelError, jsonResponse } from './errors.js';
 import type { RequestQueue } from './queue.js';
@@ -37,6 +38,8 @@ export interface OutputFormat {
   opening(): unknown[];
   /** The event of new text. */
   text(text: string): unknown;
+  /** The event of tool calls a token completed (`first`: the index of the first among the reply's calls). */
+  toolCalls?(calls: readonly ToolCall[], first: number): unknown;
   /** The event that gives the finish reason. */
   finish(result: GenerationResult): unknown;
   /** The event with the usage (include_usage). */
@@ -122,17 +125,27 @@ export async function runGeneration(
   }
 
   let next: IteratorResult<StreamChunk> | undefined = pending;
+  let callsSent = 0;
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       for (const data of format.opening()) controller.enqueue(event(data));
     },
     async pull(controller) {
       try {
-        const step = next ?? (await iterator.next());
-        next = undefined;
-        if (!step.done) {
-          if (step.value.text !== '') controller.enqueue(event(format.text(step.value.text)));
-          return;
+        // A pull must enqueue something, or the stream is not pulled again: tokens that show no
+        // text yet (held back) are read past here.
+        for (;;) {
+          const step = next ?? (await iterator.next());
+          next = undefined;
+          if (step.done) break;
+          const { text, toolCalls } = step.value;
+          const calls = format.toolCalls && toolCalls?.length ? toolCalls : undefined;
+          if (text !== '') controller.enqueue(event(format.text(text)));
+          if (calls && format.toolCalls) {
+            controller.enqueue(event(format.toolCalls(calls, callsSent)));
+            callsSent += calls.length;
+          }
+          if (text !== '' || calls) return;
         }
         const final = await result;
         controller.enqueue(event(format.finish(final)));
