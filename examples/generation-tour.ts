@@ -85,7 +85,22 @@ const capped = await model.generate('Once upon a time', {
 });
 console.log('no token thrice:', [...counts.values()].every((n) => n <= 2) && capped.tokenIds.length === 24);
 
-// 7. Abort with a signal; errors are SlmkitError with a code, and the model stays usable.
+// 7. Log-probabilities of the chosen tokens and the likeliest alternatives at each step.
+const scored = await model.generate('The sky is', {
+  maxNewTokens: 3,
+  temperature: 0,
+  logprobs: true,
+  topLogprobs: 2,
+});
+const first = scored.logprobs![0];
+console.log(
+  'logprobs:',
+  scored.logprobs!.length,
+  'steps; greedy picks the likeliest:',
+  first.tokenId === first.topLogprobs[0].tokenId,
+);
+
+// 8. Abort with a signal; errors are SlmkitError with a code, and the model stays usable.
 const controller = new AbortController();
 setTimeout(() => controller.abort(), 5);
 try {

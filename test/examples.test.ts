@@ -34,6 +34,7 @@ describe('examples', () => {
     expect(stdout).toContain('batch: [ 8, 8 ]');
     expect(stdout).toContain('no token twice: true');
     expect(stdout).toContain('no token thrice: true');
+    expect(stdout).toContain('logprobs: 3 steps; greedy picks the likeliest: true');
     expect(stdout).toContain('aborted: ABORTED');
     expect(stdout).toContain('INVALID_OPTION: topP must be in (0, 1]; got 2.');
   });
@@ -57,6 +58,19 @@ describe('examples', () => {
     expect(stdout).toMatch(/\nstream: \d+ events, same text: true\n/);
     expect(stdout).toContain(
       "400 temperature: Invalid type for 'temperature': expected a number, but got a string instead.",
+    );
+  });
+
+  it('tools makes a required call in a chat, answers with its result and streams a named call', async () => {
+    const { stdout } = await tsx('examples/tools.ts');
+    expect(stdout).toMatch(
+      /^finish: tool-calls \| call: get_weather \{"city":".{2,20}","unit":"(celsius|fahrenheit)"\}\n/,
+    );
+    expect(stdout).toContain('roles: system → user → assistant → tool → assistant');
+    expect(stdout).toMatch(/\nanswer: (length|eos) \(reused [1-9]\d* prompt tokens\)\n/);
+    expect(stdout).toMatch(/\nstreamed call: get_weather \{"city":/);
+    expect(stdout).toContain(
+      'INVALID_OPTION: toolChoice names "send_email", which is not one of the tools (get_weather).',
     );
   });
 
