@@ -57,6 +57,47 @@ describe('POST /v1/chat/completions', () => {
     expect(completion.usage?.total_tokens).toBe(expected.usage.promptTokens + 12);
   });
 
+  it("gives slmkit's logprobs in OpenAI's shape, streamed and not", async () => {
+    const expected = await model.generate(messages, {
+      maxNewTokens: 10,
+      temperature: 0,
+      logprobs: true,
+      topLogprobs: 3,
+    });
+    const bytes = (token: string) => [...new TextEncoder().encode(token)];
+    type Entry = { token: string; logprob: number; bytes: number[] | null; top_logprobs?: Entry[] };
+    // Logprobs within 1e-4: a later call reuses the prompt's cached keys, which rounds differently.
+    const expectSame = (content: Entry[]) => {
+      expect(content).toHaveLength(expected.logprobs!.length);
+      content.forEach((entry, i) => {
+        const want = expected.logprobs![i];
+        expect(entry).toMatchObject({ token: want.token, bytes: bytes(want.token) });
+        expect(entry.logprob).toBeCloseTo(want.logprob, 4);
+        expect(entry.top_logprobs!.map((t) => t.token)).toEqual(want.topLogprobs.map((t) => t.token));
+        entry.top_logprobs!.forEach((t, k) => {
+          expect(t.bytes).toEqual(bytes(t.token));
+          expect(t.logprob).toBeCloseTo(want.topLogprobs[k].logprob, 4);
+        });
+      });
+    };
+    const request = {
+      model: 'tiny',
+      messages,
+      max_tokens: 10,
+      temperature: 0,
+      logprobs: true,
+      top_logprobs: 3,
+    } as const;
+    const completion = await openai.chat.completions.create(request);
+    expect(completion.choices[0].logprobs?.refusal).toBeNull();
+    expectSame(completion.choices[0].logprobs!.content as Entry[]);
+    const stream = await openai.chat.completions.create({ ...request, stream: true });
+    const streamed: Entry[] = [];
+    for await (const chunk of stream)
+      streamed.push(...((chunk.choices[0]?.logprobs?.content ?? []) as Entry[]));
+    expectSame(streamed);
+  });
+
   it('reports the prompt tokens the prefix cache reused as cached_tokens', async () => {
     const ask = () =>
       openai.chat.completions.create({

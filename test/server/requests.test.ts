@@ -178,8 +178,9 @@ describe('malformed requests', () => {
       { response_format: { type: 'json_schema', json_schema: { name: 'x', schema: 'object' } } },
       'response_format.json_schema.schema',
     ],
-    ['logprobs', { logprobs: true }, 'logprobs'],
-    ['top_logprobs', { top_logprobs: 2 }, 'top_logprobs'],
+    ['logprobs not a boolean', { logprobs: 'yes' }, 'logprobs'],
+    ['top_logprobs without logprobs', { top_logprobs: 2 }, 'top_logprobs'],
+    ['top_logprobs over 20', { logprobs: true, top_logprobs: 21 }, 'top_logprobs'],
     ['audio output', { modalities: ['text', 'audio'] }, 'modalities'],
     // The tiny model's template (TinyLlama's) has no tool-call format: slmkit refuses tools.
     [

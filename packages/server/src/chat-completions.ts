@@ -5,6 +5,8 @@ import type {
   ModelConfig,
   ResponseFormat,
   TextContentPart,
+  TokenLogprob,
+  TopLogprob,
 } from '@slmkit/core';
 import {
   checkFields,
@@ -16,6 +18,7 @@ import {
   type JsonObject,
   missing,
   optionalBoolean,
+  optionalInteger,
   optionalObject,
   optionalString,
   streamFields,
@@ -34,6 +37,7 @@ const KNOWN = new Set([
   'max_completion_tokens',
   'response_format',
   'logprobs',
+  'top_logprobs',
   'chat_template_kwargs',
   ...SAMPLING_FIELDS,
   ...IGNORED_FIELDS,
@@ -42,7 +46,6 @@ const KNOWN = new Set([
 
 /** OpenAI fields that would change the output in ways slmkit cannot: refused unless off. */
 const REFUSED: Record<string, (value: unknown) => string | undefined> = {
-  top_logprobs: () => 'token log probabilities are not available yet.',
   modalities: (v) =>
     Array.isArray(v) && v.every((m) => m === 'text') ? undefined : 'slmkit models produce text only.',
   audio: () => 'slmkit models produce text only.',
@@ -75,8 +78,10 @@ const MESSAGE_FIELDS: Record<string, ReadonlySet<string>> = {
 export function chatGeneration(body: JsonObject, config: ModelConfig): Generation {
   checkFields(body, KNOWN, REFUSED);
   checkN(body);
-  if (optionalBoolean(body, 'logprobs')) {
-    throw unsupported('logprobs', 'token log probabilities are not available yet.');
+  const logprobs = optionalBoolean(body, 'logprobs');
+  const topLogprobs = optionalInteger(body, 'top_logprobs', { min: 0, max: 20 });
+  if (topLogprobs !== undefined && logprobs !== true) {
+    throw invalidValue('top_logprobs', 'logprobs must be set to true when top_logprobs is used.');
   }
   const messages = chatMessages(body.messages);
   const maxTokens = maxTokensField(body, 'max_completion_tokens') ?? maxTokensField(body, 'max_tokens');
@@ -88,6 +93,10 @@ export function chatGeneration(body: JsonObject, config: ModelConfig): Generatio
   const { tools, toolChoice } = toolOptions(body);
   if (tools) options.tools = tools;
   if (toolChoice) options.toolChoice = toolChoice;
+  if (logprobs) {
+    options.logprobs = true;
+    options.topLogprobs = topLogprobs ?? 0;
+  }
   return { prompt: messages, options, ...streamFields(body), promptParam: 'messages' };
 }
 
@@ -192,10 +201,10 @@ export function chatFormat(model: string, includeUsage: boolean): OutputFormat {
     ...(includeUsage ? { usage: null } : {}),
     ...extra,
   });
-  const choice = (delta: object, finishReason: string | null = null) => ({
+  const choice = (delta: object, finishReason: string | null = null, logprobs?: readonly TokenLogprob[]) => ({
     index: 0,
     delta,
-    logprobs: null,
+    logprobs: logprobs ? openAILogprobs(logprobs) : null,
     finish_reason: finishReason,
   });
   return {
@@ -208,14 +217,14 @@ export function chatFormat(model: string, includeUsage: boolean): OutputFormat {
         {
           index: 0,
           message: assistantMessage(result),
-          logprobs: null,
+          logprobs: result.logprobs ? openAILogprobs(shownLogprobs(result)) : null,
           finish_reason: finishReasonOf(result.finishReason),
         },
       ],
       usage: usageOf(result.usage),
     }),
     opening: () => [chunk([choice({ role: 'assistant', content: '' })])],
-    text: (text) => chunk([choice({ content: text })]),
+    text: (text, logprobs) => chunk([choice({ content: text }, null, logprobs)]),
     toolCalls: (calls, first) => chunk([choice({ tool_calls: openAIToolCalls(calls, first) })]),
     finish: (result) => chunk([choice({}, finishReasonOf(result.finishReason))]),
     usage: (result) => chunk([], { usage: usageOf(result.usage) }),
@@ -232,4 +241,21 @@ function assistantMessage(result: GenerationResult) {
     refusal: null,
     tool_calls: openAIToolCalls(calls).map(({ index: _, ...call }) => call),
   };
+}
+
+const utf8 = new TextEncoder();
+
+/** OpenAI's `logprobs` of a choice: `{ content: [{ token, logprob, bytes, top_logprobs }] }`. */
+function openAILogprobs(logprobs: readonly TokenLogprob[]) {
+  const entry = ({ token, logprob }: TopLogprob) => ({ token, logprob, bytes: [...utf8.encode(token)] });
+  return {
+    content: logprobs.map((l) => ({ ...entry(l), top_logprobs: l.topLogprobs.map(entry) })),
+    refusal: null,
+  };
+}
+
+/** The logprobs of the tokens a reply shows: a final end-of-sequence token is not part of it (as in OpenAI's). */
+function shownLogprobs(result: GenerationResult): readonly TokenLogprob[] {
+  const all = result.logprobs ?? [];
+  return result.finishReason === 'eos' ? all.slice(0, -1) : all;
 }

@@ -7,6 +7,7 @@ import type {
   LanguageModel,
   Prompt,
   StreamChunk,
+  TokenLogprob,
   ToolCall,
 } from '@slmkit/core';
 import { fromModelError, jsonResponse } from './errors.js';
@@ -36,8 +37,8 @@ export interface OutputFormat {
   complete(result: GenerationResult): unknown;
   /** The events before any text (chat: the assistant role). */
   opening(): unknown[];
-  /** The event of new text. */
-  text(text: string): unknown;
+  /** The event of new text (with the logprobs of the tokens since the last text event, when asked for). */
+  text(text: string, logprobs?: readonly TokenLogprob[]): unknown;
   /** The event of tool calls a token completed (`first`: the index of the first among the reply's calls). */
   toolCalls?(calls: readonly ToolCall[], first: number): unknown;
   /** The event that gives the finish reason. */
@@ -126,6 +127,8 @@ export async function runGeneration(
 
   let next: IteratorResult<StreamChunk> | undefined = pending;
   let callsSent = 0;
+  // Tokens whose text is still held back: their logprobs go with the event that shows it.
+  let heldLogprobs: TokenLogprob[] = [];
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       for (const data of format.opening()) controller.enqueue(event(data));
@@ -138,9 +141,13 @@ export async function runGeneration(
           const step = next ?? (await iterator.next());
           next = undefined;
           if (step.done) break;
-          const { text, toolCalls } = step.value;
+          const { text, toolCalls, logprob } = step.value;
+          if (logprob) heldLogprobs.push(logprob);
           const calls = format.toolCalls && toolCalls?.length ? toolCalls : undefined;
-          if (text !== '') controller.enqueue(event(format.text(text)));
+          if (text !== '') {
+            controller.enqueue(event(format.text(text, logprob ? heldLogprobs : undefined)));
+            heldLogprobs = [];
+          }
           if (calls && format.toolCalls) {
             controller.enqueue(event(format.toolCalls(calls, callsSent)));
             callsSent += calls.length;
