@@ -3,7 +3,7 @@ import { webBrowserBundle } from './packages/web/tsup.browser.js';
 
 // One build per workspace package: ESM + CJS + type declarations. Every dependency stays external,
 // so @slmkit/node resolves @slmkit/core (and onnxruntime-node) from node_modules at run time.
-function pkg(name: 'core' | 'node' | 'web' | 'server', extra: Partial<Options> = {}): Options {
+function pkg(name: 'core' | 'node' | 'web' | 'server' | 'ai-sdk', extra: Partial<Options> = {}): Options {
   return {
     name: `@slmkit/${name}`,
     entry: { index: `packages/${name}/src/index.ts` },
@@ -60,6 +60,8 @@ const adapters = [
     // Kept as written: runtimes other than Node (Deno, Bun) need the prefix.
     removeNodeProtocol: false,
   }),
+  // The AI SDK provider runs wherever the model does (Node, a page driving a Worker model).
+  pkg('ai-sdk', { platform: 'neutral', external: [/^@slmkit\//, /^@ai-sdk\//] }),
 ];
 
 export default defineConfig(

@@ -24,6 +24,7 @@ export const API_ENTRIES: Record<string, { pkg: string; dts: string; coreTypes?:
   web: { pkg: 'web', dts: 'dist/index.d.ts' },
   server: { pkg: 'server', dts: 'dist/index.d.ts' },
   'server-node': { pkg: 'server', dts: 'dist/node.d.ts' },
+  'ai-sdk': { pkg: 'ai-sdk', dts: 'dist/index.d.ts' },
 };
 
 /** Runs API Extractor for every entry; returns the names whose report differs from api/ (check mode). */

@@ -9,7 +9,7 @@ const run = (args: string[]) =>
 
 describe('built packages', () => {
   it('are built (run `npm run build`, or `npm test` which builds first)', () => {
-    for (const pkg of ['core', 'node', 'web', 'server'])
+    for (const pkg of ['core', 'node', 'web', 'server', 'ai-sdk'])
       expect(existsSync(`packages/${pkg}/dist/index.js`)).toBe(true);
   });
 
@@ -73,6 +73,7 @@ describe('built packages', () => {
     ],
     ['@slmkit/server', exported(['createOpenAIHandler'])],
     ['@slmkit/server/node', exported(['createNodeListener', 'serve'])],
+    ['@slmkit/ai-sdk', exported(['SlmkitLanguageModel', 'createSlmkit', 'slmkit'])],
   ];
   for (const [pkg, expected] of ENTRIES) {
     it(`${pkg} imports from ESM and requires from CJS, with exactly its exports`, () => {
@@ -90,6 +91,25 @@ describe('built packages', () => {
       (async () => { const m = await createModel(${JSON.stringify(folder)});
       const r = await m.generate('Hello', { maxNewTokens: 3 }); console.log(r.tokenIds.length, r.finishReason); await m.dispose(); })();`;
     expect(run(['-e', script]).trim()).toBe('3 length');
+  });
+
+  it("@slmkit/ai-sdk from dist drives the AI SDK's generateText, from ESM and CJS, the same text", async () => {
+    const { ensureModel } = await import('./fixtures/models.js');
+    const folder = JSON.stringify(await ensureModel('tiny'));
+    const body = `const m = await createModel(${folder});
+      const r = await generateText({ model: slmkit(m), prompt: 'Hi', maxOutputTokens: 4, temperature: 0 });
+      console.log(r.finishReason, r.usage.outputTokens, JSON.stringify(r.text)); await m.dispose();`;
+    // ESM through import() from a CJS script: the session thread cannot inherit --input-type.
+    const esm = run([
+      '-e',
+      `(async () => { const { createModel } = await import('@slmkit/node'); const { slmkit } = await import('@slmkit/ai-sdk'); const { generateText } = await import('ai'); ${body} })();`,
+    ]);
+    const cjs = run([
+      '-e',
+      `const { createModel } = require('@slmkit/node'); const { slmkit } = require('@slmkit/ai-sdk'); const { generateText } = require('ai'); (async () => { ${body} })();`,
+    ]);
+    expect(esm.trim()).toMatch(/^length 4 ".+"$/);
+    expect(cjs.trim()).toBe(esm.trim());
   });
 
   it('@slmkit/core/testing from dist generates from ESM and CJS, the same tokens', () => {

@@ -36,7 +36,7 @@ export interface SlmkitModelSettings {
 }
 
 /**
- * A slmkit {@link LanguageModel} (in this process, or in a Web Worker) as an AI SDK language model
+ * A slmkit `LanguageModel` (in this process, or in a Web Worker) as an AI SDK language model
  * (`LanguageModelV4`, `provider: 'slmkit'`). Get one from {@link slmkit} or {@link createSlmkit}.
  *
  * @example
@@ -69,7 +69,7 @@ export class SlmkitLanguageModel implements LanguageModelV4 {
       settings.modelId ?? (typeof name === 'string' && name !== '' ? name : model.config.modelType);
   }
 
-  /** @internal The AI SDK's non-streaming call (`generateText`, `generateObject`). */
+  /** The AI SDK's non-streaming call, made by `generateText` and `generateObject` (not meant to be called directly). */
   async doGenerate(call: LanguageModelV4CallOptions): Promise<LanguageModelV4GenerateResult> {
     const { messages, options, warnings } = this.prepare(call);
     const timestamp = new Date();
@@ -94,7 +94,7 @@ export class SlmkitLanguageModel implements LanguageModelV4 {
     };
   }
 
-  /** @internal The AI SDK's streaming call (`streamText`, `streamObject`). */
+  /** The AI SDK's streaming call, made by `streamText` and `streamObject` (not meant to be called directly). */
   async doStream(call: LanguageModelV4CallOptions): Promise<LanguageModelV4StreamResult> {
     const { messages, options, warnings } = this.prepare(call);
     const timestamp = new Date();
