@@ -2,7 +2,7 @@
 // format), then many create/dispose cycles. Samples RSS and heap (after a forced GC), reports their
 // slopes, and counts the session worker threads back to the baseline. Not part of the test suite.
 //
-//   npm run soak                      10,000 calls and 200 create/dispose cycles (~10 min on 2 cores)
+//   npm run soak                      10,000 calls and 200 create/dispose cycles (~40 min on 2 busy cores)
 //   npm run soak -- --quick           600 calls and 20 cycles (~1 min; calls and threads judged, not memory)
 //   npm run soak -- --calls 2000 --cycles 50 --seed 7 --json out.json
 //
