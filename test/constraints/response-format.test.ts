@@ -5,7 +5,10 @@ import { isSlmkitError } from '@slmkit/core';
 import { createModel } from '@slmkit/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { integerRangeEbnf } from '../../packages/core/src/constraints/json-schema.js';
-import { ResponseFormatCompiler } from '../../packages/core/src/constraints/response-format.js';
+import {
+  jsonSchemaGrammar,
+  ResponseFormatCompiler,
+} from '../../packages/core/src/constraints/response-format.js';
 import { TokenMaskStage } from '../../packages/core/src/constraints/token-mask-stage.js';
 import { loadXgrammar } from '../../packages/core/src/constraints/xgrammar.js';
 import { ensureModel } from '../fixtures/models.js';
@@ -116,6 +119,51 @@ describe('integer ranges', () => {
       if (await xg.Testings.isGrammarAcceptString(grammar, text)) wrong.push(text);
     }
     grammar.dispose();
+    expect(wrong).toEqual([]);
+  });
+});
+
+describe('date formats', () => {
+  it('format date accepts exactly the calendar dates (leap years too), and date-time their times', async () => {
+    const xg = await loadXgrammar();
+    const date = await xg.Grammar.fromEBNF(await jsonSchemaGrammar({ type: 'string', format: 'date' }));
+    const dateTime = await xg.Grammar.fromEBNF(
+      await jsonSchemaGrammar({ type: 'string', format: 'date-time' }),
+    );
+    const two = (n: number) => String(n).padStart(2, '0');
+    const wrong: string[] = [];
+    // Around the century rules: 1900 and 2100 are not leap years, 2000 and 2400 are.
+    for (const year of [
+      1899, 1900, 1901, 1999, 2000, 2001, 2002, 2003, 2004, 2023, 2024, 2099, 2100, 2101, 2400,
+    ]) {
+      for (let month = 1; month <= 12; month++) {
+        for (const day of [28, 29, 30, 31, 32]) {
+          const text = `${year}-${two(month)}-${two(day)}`;
+          // Date.UTC rolls an impossible day over into the next month.
+          const valid = new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day;
+          if ((await xg.Testings.isGrammarAcceptString(date, JSON.stringify(text))) !== valid)
+            wrong.push(text);
+        }
+      }
+    }
+    for (const text of ['2024-00-10', '2024-13-01', '2024-1-01', '2000-02-29x']) {
+      if (await xg.Testings.isGrammarAcceptString(date, JSON.stringify(text))) wrong.push(text);
+    }
+    const times: [string, boolean][] = [
+      ['2024-02-29T23:59:59Z', true],
+      ['2023-02-29T10:00:00Z', false],
+      ['2024-06-30T08:15:00.123456+05:30', true],
+      ['2024-06-30T24:00:00Z', false],
+      ['2024-06-30T08:60:00Z', false],
+      ['2024-06-31T08:00:00Z', false],
+      ['2024-06-30T08:00:00', false],
+    ];
+    for (const [text, valid] of times) {
+      if ((await xg.Testings.isGrammarAcceptString(dateTime, JSON.stringify(text))) !== valid)
+        wrong.push(text);
+    }
+    date.dispose();
+    dateTime.dispose();
     expect(wrong).toEqual([]);
   });
 });

@@ -82,12 +82,12 @@ describe('POST /v1/chat/completions', () => {
     };
     const request = {
       model: 'tiny',
-      messages,
+      messages: messages as OpenAI.ChatCompletionMessageParam[],
       max_tokens: 10,
       temperature: 0,
       logprobs: true,
       top_logprobs: 3,
-    } as const;
+    };
     const completion = await openai.chat.completions.create(request);
     expect(completion.choices[0].logprobs?.refusal).toBeNull();
     expectSame(completion.choices[0].logprobs!.content as Entry[]);

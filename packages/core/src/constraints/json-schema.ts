@@ -200,6 +200,39 @@ export function extractIntegerRanges(
   return { schema: walk(schema) as Schema, ranges };
 }
 
+/** A leap year's four digits: divisible by 4 and not by 100, or by 400 (the year 0000 left out). */
+const LEAP_YEAR = '([0-9]{2}(0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)';
+/** A calendar date, YYYY-MM-DD: each month's own number of days, February 29 in leap years only. */
+const DATE =
+  '([0-9]{4}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))' +
+  `|${LEAP_YEAR}-02-29)`;
+/** RFC 3339 time with an offset: hours 00–23, minutes and seconds 00–59, up to 6 fraction digits. */
+const TIME = '([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])';
+
+/** The patterns slmkit writes for formats the engine checks only by shape (it lets 2466-02-31 through). */
+const EXACT_FORMATS: Readonly<Record<string, string>> = {
+  date: `^${DATE}$`,
+  'date-time': `^${DATE}T${TIME}$`,
+};
+
+/**
+ * A copy of a checked schema in which every string schema of format `date` or `date-time` (and no
+ * pattern of its own) has an exact `pattern` instead: real calendar dates and times, as validators
+ * check them.
+ */
+export function exactDateFormats(schema: Schema): Schema {
+  const walk = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(walk);
+    if (!isSchemaObject(node)) return node;
+    const copy = Object.fromEntries(Object.entries(node).map(([key, value]) => [key, walk(value)]));
+    const pattern = typeof node.format === 'string' ? EXACT_FORMATS[node.format] : undefined;
+    if (pattern === undefined || 'pattern' in node) return copy;
+    const { format: _, ...rest } = copy;
+    return { ...rest, pattern };
+  };
+  return walk(schema) as Schema;
+}
+
 /** xgrammar EBNF for the decimal integers in `range`, exactly (no leading zeros, no `-0`). */
 export function integerRangeEbnf({ min, max }: IntegerRange): string {
   const alternatives: string[] = [];

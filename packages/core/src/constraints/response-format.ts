@@ -2,7 +2,7 @@ import type { CompiledGrammar, GrammarCompiler } from '@mlc-ai/web-xgrammar';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import { SlmkitError, showValue } from '../spec/errors.js';
 import type { ResponseFormat } from '../spec/generation.js';
-import { checkJsonSchema, extractIntegerRanges, integerRangeEbnf } from './json-schema.js';
+import { checkJsonSchema, exactDateFormats, extractIntegerRanges, integerRangeEbnf } from './json-schema.js';
 import { TokenMaskStage } from './token-mask-stage.js';
 import { loadXgrammar, xgrammarError } from './xgrammar.js';
 
@@ -72,7 +72,9 @@ export async function jsonSchemaGrammar(schema: Readonly<Record<string, unknown>
   const xg = await loadXgrammar();
   const nonce = Math.random().toString(36).slice(2);
   const marker = (i: number) => `slmkit-integer-range-${nonce}-${i}`;
-  const { schema: rewritten, ranges } = extractIntegerRanges(schema, (i) => ({ const: marker(i) }));
+  const { schema: rewritten, ranges } = extractIntegerRanges(exactDateFormats(schema), (i) => ({
+    const: marker(i),
+  }));
   let ebnf = await xg.Testings._jsonSchemaToEBNF(JSON.stringify(rewritten), false, -1, [',', ':'], true);
   ranges.forEach((range, i) => {
     // The placeholder's rule is the JSON string literal of the marker.
