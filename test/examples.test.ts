@@ -74,6 +74,17 @@ describe('examples', () => {
     );
   });
 
+  it('ai-sdk runs generateText, streamText, a zod object and a tool loop through @slmkit/ai-sdk', async () => {
+    const { stdout } = await tsx('examples/ai-sdk.ts');
+    expect(stdout).toMatch(/^generateText: \[length\] ".*" \(\d+ \+ 12 tokens\)\n/);
+    expect(stdout).toMatch(/\nstreamText: same text: true, cached prompt tokens: [1-9]\d* of \d+\n/);
+    expect(stdout).toMatch(/\nobject: \{"city":".*","population":\d+\}, valid: true\n/);
+    expect(stdout).toMatch(
+      /\ntool call: get_weather\(\{"city":".*"\}\) -> \{"city":".*","tempC":21,"sky":"clear"\}\n/,
+    );
+    expect(stdout).toMatch(/\nanswer: \[length\] ".*"\n$/);
+  });
+
   it('testing checks code against createTestModel', async () => {
     const { stdout } = await tsx('examples/testing.ts');
     expect(stdout).toMatch(/^ok 1 - streamed \d+ tokens, as returned\n/);
