@@ -85,11 +85,24 @@ export class TokenMaskStage implements LogitsStage {
   process(logits: Float32Array): void {
     const mask = this.currentMask();
     const n = logits.length;
-    for (let word = 0, base = 0; base < n; word++, base += 32) {
+    const words = Math.ceil(n / 32);
+    for (let word = 0; word < words; word++) {
       const bits = mask[word];
       if (bits === -1) continue;
-      const end = Math.min(32, n - base);
-      for (let bit = 0; bit < end; bit++) if (((bits >>> bit) & 1) === 0) logits[base + bit] = -Infinity;
+      const base = word * 32;
+      if (bits === 0) {
+        // Most words ban all 32 tokens: one fill for the whole run of such words.
+        let last = word;
+        while (last + 1 < words && mask[last + 1] === 0) last++;
+        logits.fill(Number.NEGATIVE_INFINITY, base, Math.min(n, (last + 1) * 32));
+        word = last;
+        continue;
+      }
+      // Only the banned bits: clear the lowest set bit of the inverted word each round.
+      for (let banned = ~bits; banned !== 0; banned &= banned - 1) {
+        const id = base + (31 - Math.clz32(banned & -banned));
+        if (id < n) logits[id] = Number.NEGATIVE_INFINITY;
+      }
     }
   }
 
