@@ -7,7 +7,7 @@
 //   npm run soak -- --calls 2000 --cycles 50 --seed 7 --json out.json
 //
 // Exits 1 when a call failed unexpectedly (anything but the ABORTED the soak asked for, or a result
-// that breaks its responseFormat other than by a known defect of docs/reliability.md), when the
+// that breaks its responseFormat or its tool-call checks), when the
 // session worker threads or OS threads are not back to the baseline, or when memory grows past
 // BOUNDS below.
 import { readdirSync } from 'node:fs';
@@ -24,7 +24,6 @@ import type {
   ToolCall,
   ToolDefinition,
 } from '@slmkit/core';
-import type { ErrorObject } from 'ajv';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 
@@ -146,33 +145,14 @@ const promptText = () => Array.from({ length: int(1, 12) }, () => pick(WORDS)).j
 const sampling = () =>
   random() < 0.5 ? { temperature: 0 } : { temperature: 0.8, topK: 40, topP: 0.95, seed: int(0, 1000) };
 
-type Outcome = 'ok' | 'aborted' | 'known' | 'unexpected';
+type Outcome = 'ok' | 'aborted' | 'unexpected';
 const counts = new Map<string, Record<Outcome, number>>();
 const unexpected: string[] = [];
-const known = new Map<string, string[]>();
-
-/**
- * A result that shows a defect documented in docs/reliability.md (its id: S2 …): counted and listed
- * apart, and the run does not fail for it.
- */
-class KnownDefect extends Error {
-  constructor(
-    readonly id: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 function tally(kind: string, outcome: Outcome, error?: unknown): void {
-  const c = counts.get(kind) ?? { ok: 0, aborted: 0, known: 0, unexpected: 0 };
+  const c = counts.get(kind) ?? { ok: 0, aborted: 0, unexpected: 0 };
   c[outcome]++;
   counts.set(kind, c);
-  if (outcome === 'known' && error instanceof KnownDefect) {
-    const examples = known.get(error.id) ?? [];
-    if (examples.length < 5) examples.push(`${kind}: ${error.message}`);
-    known.set(error.id, examples);
-  }
   if (outcome === 'unexpected' && unexpected.length < 20)
     unexpected.push(
       `${kind}: ${error instanceof Error ? `${error.name} [${(error as { code?: string }).code}] ${error.message}` : String(error)}`,
@@ -185,7 +165,7 @@ async function counted(kind: string, work: () => Promise<unknown>, abortable = f
     tally(kind, 'ok');
   } catch (error) {
     const aborted = abortable && (error as { code?: string }).code === 'ABORTED';
-    tally(kind, aborted ? 'aborted' : error instanceof KnownDefect ? 'known' : 'unexpected', error);
+    tally(kind, aborted ? 'aborted' : 'unexpected', error);
   }
 }
 
@@ -251,31 +231,11 @@ function jsonFormat(name: string, maxNewTokens: number, schema?: Record<string, 
         return `the text does not parse as JSON`;
       }
       if (!isDeepStrictEqual(result.object, parsed)) return `object is not JSON.parse(text)`;
-      if (validate && !validate(result.object)) {
-        const why = `invalid for the schema: ${ajv.errorsText(validate.errors)}`;
-        if (onlyLooseDates(validate.errors, result.object))
-          throw new KnownDefect('S2', `${result.text}: ${why}`);
-        return why;
-      }
+      if (validate && !validate(result.object))
+        return `invalid for the schema: ${ajv.errorsText(validate.errors)}`;
       return undefined;
     },
   };
-}
-
-/** The shape of a date that xgrammar's `format: 'date'` lets through: any month may have a day 31. */
-const LOOSE_DATE = /^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$/;
-
-/**
- * Whether every one of `errors` is known defect S2 (docs/reliability.md): a `format: 'date'` string
- * of the right shape but not a day of the calendar (2840-04-31, 6705-02-31).
- */
-function onlyLooseDates(errors: ErrorObject[] | null | undefined, value: unknown): boolean {
-  return (errors ?? []).every((error) => {
-    if (error.keyword !== 'format' || error.params.format !== 'date') return false;
-    const at = error.instancePath.split('/').slice(1);
-    const text = at.reduce<unknown>((v, key) => (v as Record<string, unknown>)?.[key], value);
-    return typeof text === 'string' && LOOSE_DATE.test(text);
-  });
 }
 
 /** A text result the whole of `check` (a JavaScript regex written for the same language) matches. */
@@ -850,17 +810,13 @@ async function main(): Promise<void> {
     `\nOS threads at the start of the process: ${startThreads} (the first model starts libuv's and ONNX Runtime's pools)`,
   );
   const kindWidth = Math.max(...[...counts.keys()].map((kind) => kind.length));
-  console.log(`\n${'calls'.padEnd(kindWidth)} |    ok | aborted | known | unexpected`);
+  console.log(`\n${'calls'.padEnd(kindWidth)} |    ok | aborted | unexpected`);
   for (const [kind, c] of [...counts].sort()) {
     console.log(
-      `${kind.padEnd(kindWidth)} | ${String(c.ok).padStart(5)} | ${String(c.aborted).padStart(7)} | ${String(c.known).padStart(5)} | ${c.unexpected}`,
+      `${kind.padEnd(kindWidth)} | ${String(c.ok).padStart(5)} | ${String(c.aborted).padStart(7)} | ${c.unexpected}`,
     );
   }
   for (const line of unexpected) console.log(`  unexpected: ${line}`);
-  for (const [id, examples] of known) {
-    console.log(`  known defect ${id} (docs/reliability.md), e.g.:`);
-    for (const example of examples) console.log(`    ${example}`);
-  }
   console.log(
     `\ntool calls made: ${
       [...toolsCalled]
