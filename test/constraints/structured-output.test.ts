@@ -159,7 +159,9 @@ describe.each(Object.entries(BACKENDS))('responseFormat: %s', (_name, [load, SAM
     async (_, schema) => {
       const validate = ajv.compile(schema);
       for (const result of await outputs({ type: 'json_schema', schema })) {
-        expect(result.finishReason, result.text).toBe('stop');
+        // A bare number may end or get more digits: there the model's end-of-sequence token ends it.
+        const mayGoOn = typeof result.object === 'number';
+        expect(mayGoOn ? ['stop', 'eos'] : ['stop'], result.text).toContain(result.finishReason);
         expect(result.object).toEqual(JSON.parse(result.text));
         expect(validate(result.object), `${result.text}: ${ajv.errorsText(validate.errors)}`).toBe(true);
       }
