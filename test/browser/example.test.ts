@@ -66,17 +66,26 @@ describe.skipIf(!hasChromium)('examples/web-chat in Chromium', () => {
       await page.evaluate(() => (document.getElementById('progress') as HTMLProgressElement).value),
     ).toBe(1);
 
-    await page.fill('#prompt', 'Tell me a story about a robot.');
-    await page.click('#send');
-    // Streaming: text shows up while the Stop button is still enabled (generation running).
-    await page.waitForFunction(() => {
-      const reply = document.querySelector('.message.assistant');
-      return (
-        (reply?.textContent?.length ?? 0) > 20 &&
-        !(document.getElementById('stop') as HTMLButtonElement).disabled
+    // The page samples (temperature 0.7, no seed): a reply may end on its own before Stop can be
+    // clicked. Then the test asks again, up to three times.
+    for (let attempt = 1; ; attempt++) {
+      await page.fill('#prompt', 'Tell me a story about a robot.');
+      await page.click('#send');
+      // Streaming: text shows up while the Stop button is still enabled (generation running).
+      await page.waitForFunction(() => {
+        const reply = [...document.querySelectorAll('.message.assistant')].at(-1);
+        const stop = document.getElementById('stop') as HTMLButtonElement;
+        const send = document.getElementById('send') as HTMLButtonElement;
+        return ((reply?.textContent?.length ?? 0) > 20 && !stop.disabled) || !send.disabled;
+      });
+      const clicked = await page.click('#stop', { timeout: 2_000 }).then(
+        () => true,
+        () => false,
       );
-    });
-    await page.click('#stop');
+      if (clicked) break;
+      if (attempt === 3) throw new Error('three replies in a row ended before Stop could be clicked');
+      await page.waitForFunction(() => !(document.getElementById('send') as HTMLButtonElement).disabled);
+    }
     await page.waitForSelector('.message.assistant.stopped');
     await page.waitForFunction(() => !(document.getElementById('send') as HTMLButtonElement).disabled);
     const speed = (await page.textContent('#speed')) ?? '';
