@@ -141,15 +141,16 @@ function withSystem(
  */
 function toolTurnsAsText(messages: readonly ChatMessage[]): ChatMessage[] {
   const out: ChatMessage[] = [];
+  // Index in `out` of the user turn the current run of tool results goes into (-1: none open).
+  let results = -1;
   for (const message of messages) {
     if (message.role === 'tool') {
       const block = `\`\`\`tool_output\n${typeof message.content === 'string' ? message.content : ''}\n\`\`\``;
-      const last = out.at(-1);
-      if (last?.role === 'user' && last.fromTools)
-        out[out.length - 1] = { ...last, content: `${last.content}\n${block}` };
-      else out.push({ role: 'user', content: block, fromTools: true });
+      if (results >= 0) out[results] = { ...out[results], content: `${out[results].content}\n${block}` };
+      else results = out.push({ role: 'user', content: block }) - 1;
       continue;
     }
+    results = -1;
     const calls = message.role === 'assistant' && Array.isArray(message.tool_calls) ? message.tool_calls : [];
     if (calls.length === 0) {
       out.push(message);
@@ -164,6 +165,5 @@ function toolTurnsAsText(messages: readonly ChatMessage[]): ChatMessage[] {
     const text = typeof message.content === 'string' && message.content !== '' ? `${message.content}\n` : '';
     out.push({ ...rest, content: `${text}\`\`\`tool_code\n${code}\n\`\`\`` });
   }
-  // The marker only joined results into one turn: templates never see it.
-  return out.map(({ fromTools: _, ...m }) => m as ChatMessage);
+  return out;
 }
