@@ -850,7 +850,8 @@ describe('cost per push does not grow with the output', () => {
       expect(runaway).toBe(false);
       const early = Math.min(...times.slice(1, 6));
       const late = Math.min(...times.slice(-5));
-      expect(late / early).toBeLessThan(3);
+      // A quadratic parser is orders of magnitude slower by then; 10x leaves room for a loaded machine.
+      expect(late / early).toBeLessThan(10);
     });
   }
 });
